@@ -1,0 +1,24 @@
+/** Source and binary package names (FORMATS.md: `[a-z0-9][a-z0-9+.-]+`, `src-` reserved). */
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+
+/** Why a binary or source package name is not valid, or undefined when it is. */
+export function packageNameProblem(name: string): string | undefined {
+  if (!PACKAGE_NAME.test(name)) {
+    return `package name ${JSON.stringify(name)} must match [a-z0-9][a-z0-9+.-]+`;
+  }
+  return undefined;
+}
+
+/** Why a source package name is not valid: a package name that does not use the reserved `src-` prefix. */
+export function sourceNameProblem(name: string): string | undefined {
+  return (
+    packageNameProblem(name) ??
+    (name.startsWith('src-') ? `source name ${JSON.stringify(name)} uses the reserved prefix "src-"` : undefined)
+  );
+}
+
+/** The binary package name of a source package's own opk. */
+export function sourcePackageName(source: string): string {
+  return `src-${source}`;
+}

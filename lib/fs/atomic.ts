@@ -1,0 +1,74 @@
+/**
+ * Crash-safe file creation (invariant I1): content is written under a
+ * temporary name in the same directory as the destination (so the same
+ * filesystem), fsynced, then renamed. A reader sees either no file or the
+ * complete one; a crash leaves only a `.tmp-` file that start-up clean-up removes.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Prefix of every temporary name opkfarm creates; clean-up and health checks look for it. */
+export const TEMP_PREFIX = '.tmp-';
+
+/** A fresh temporary path beside `destination`. */
+export function tempPathFor(destination: string): string {
+  return join(dirname(destination), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(destination)}`);
+}
+
+/**
+ * Runs `write` against a temporary file beside `destination`, fsyncs it and
+ * renames it into place. The temporary file is removed if `write` fails.
+ */
+export async function writeFileAtomic(
+  destination: string,
+  write: (tempPath: string) => Promise<void>,
+  options: { mode?: number } = {},
+): Promise<void> {
+  const temp = tempPathFor(destination);
+  try {
+    await write(temp);
+    const handle = await open(temp, 'r+');
+    try {
+      if (options.mode !== undefined) await handle.chmod(options.mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, destination);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dirname(destination));
+}
+
+/** Writes a whole buffer or string atomically. */
+export async function writeContentAtomic(
+  destination: string,
+  content: string | Uint8Array,
+  options: { mode?: number } = {},
+): Promise<void> {
+  await writeFileAtomic(
+    destination,
+    async (temp) => {
+      const handle = await open(temp, 'wx', 0o644);
+      try {
+        await handle.writeFile(content);
+      } finally {
+        await handle.close();
+      }
+    },
+    options,
+  );
+}
+
+/** Makes a rename or link in `directory` durable. */
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
