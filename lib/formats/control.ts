@@ -204,7 +204,7 @@ function assertFieldValue(name: string, value: string): void {
     throw new FormatError('control.bad-value', '<output>', `field "${name}" has surrounding whitespace`);
   }
   for (const line of lines.slice(1)) {
-    if (!/^[ \t]\S/.test(line)) {
+    if (!/^[ \t]+\S/.test(line)) {
       throw new FormatError(
         'control.bad-value',
         '<output>',

@@ -126,6 +126,11 @@ describe('formatControl', () => {
     expect(parseSingleStanza(text, { file: 'x' }).entries()).toEqual(stanza.entries());
   });
 
+  it('writes continuation lines with deeper indentation (change log entries)', () => {
+    const stanza = new Stanza([['Changes', multilineValue('', ['hello (1.0) trunk', '', '  * Initial release.'])]]);
+    expect(formatStanza(stanza)).toBe('Changes:\n hello (1.0) trunk\n .\n   * Initial release.\n');
+  });
+
   it('set keeps field position; delete removes', () => {
     const stanza = new Stanza([['A', '1'], ['B', '2']]);
     stanza.set('a', '3').set('C', '4');
