@@ -1,0 +1,114 @@
+/**
+ * The paths of a queue root (queues-layout/README.md). Every program builds
+ * queue paths through this module only, so the layout is described once and
+ * clean-up code, health checks and daemons agree on it.
+ */
+import { join } from 'node:path';
+import { versionForFileName } from './formats/version.js';
+
+/** Digits of the acceptance number in a key; ten digits sort correctly up to ten billion uploads. */
+const SEQUENCE_DIGITS = 10;
+const KEY = /^(\d{10})_([a-z0-9][a-z0-9+.-]+)_([A-Za-z0-9.+~:-]+)$/;
+
+/** The key of an accepted upload: `<sequence>_<source>_<version without epoch>`. */
+export function uploadKey(sequence: number, source: string, version: string): string {
+  return `${String(sequence).padStart(SEQUENCE_DIGITS, '0')}_${source}_${versionForFileName(version)}`;
+}
+
+/** The parts of a key, or undefined for a name that is not one. */
+export function parseUploadKey(key: string): { sequence: number; source: string; version: string } | undefined {
+  const match = KEY.exec(key);
+  if (!match) return undefined;
+  return { sequence: Number(match[1]), source: match[2] as string, version: match[3] as string };
+}
+
+/** The directories and files of one queue root. */
+export class QueueLayout {
+  constructor(readonly root: string) {}
+
+  get configFile(): string {
+    return join(this.root, 'opkfarm.conf');
+  }
+  get incoming(): string {
+    return join(this.root, 'incoming');
+  }
+  get master(): string {
+    return join(this.root, 'queues', 'master');
+  }
+  get archByName(): string {
+    return join(this.root, 'queues', 'arch');
+  }
+  get buildQueues(): string {
+    return join(this.root, 'queues', 'buildd');
+  }
+  get archiveQueue(): string {
+    return join(this.root, 'archive-queue');
+  }
+  get archive(): string {
+    return join(this.root, 'archive');
+  }
+  get rejected(): string {
+    return join(this.root, 'rejected');
+  }
+  get outbox(): string {
+    return join(this.root, 'outbox');
+  }
+  get tmp(): string {
+    return join(this.root, 'tmp');
+  }
+  get state(): string {
+    return join(this.root, 'state');
+  }
+  get sequenceFile(): string {
+    return join(this.state, 'sequence');
+  }
+  get heartbeats(): string {
+    return join(this.state, 'heartbeats');
+  }
+
+  /** Every directory `init` creates, parents first. */
+  directories(): string[] {
+    return [
+      this.incoming,
+      join(this.root, 'queues'),
+      this.master,
+      this.archByName,
+      this.buildQueues,
+      this.archiveQueue,
+      this.archive,
+      join(this.archive, 'pool'),
+      join(this.archive, 'feeds'),
+      join(this.archive, 'logs'),
+      this.rejected,
+      this.outbox,
+      this.tmp,
+      this.state,
+      this.heartbeats,
+    ];
+  }
+
+  masterEntry(key: string): string {
+    return join(this.master, `${key}.opk`);
+  }
+  masterChanges(key: string): string {
+    return join(this.master, `${key}.changes`);
+  }
+  buildQueue(queue: string): string {
+    return join(this.buildQueues, queue);
+  }
+  buildQueueEntry(queue: string, key: string): string {
+    return join(this.buildQueue(queue), `${key}.opk`);
+  }
+  claims(queue: string): string {
+    return join(this.buildQueue(queue), 'claims');
+  }
+  archiveQueueEntry(key: string): string {
+    return join(this.archiveQueue, key);
+  }
+  rejectedEntry(key: string): string {
+    return join(this.rejected, key);
+  }
+  archLink(architecture: string): string {
+    return join(this.archByName, architecture);
+  }
+}

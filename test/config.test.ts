@@ -1,0 +1,233 @@
+/** The farm configuration: the shipped example, defaults, overrides, and every error with its exact message. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../lib/config.js';
+import { EnvironmentError, FormatError } from '../lib/errors.js';
+
+const EXAMPLE = fileURLToPath(new URL('../queues-layout/opkfarm.conf.example', import.meta.url));
+
+/** A minimal valid configuration; tests append to or replace parts of it. */
+const FARM = 'Farm: test\n';
+const QUEUE = 'Queue: amd64\nArchitectures: amd64-linux-glibc all\n';
+
+function errorOf(run: () => unknown): FormatError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof FormatError) return error;
+    throw error;
+  }
+  throw new Error('expected a FormatError');
+}
+
+function messageOf(text: string): string {
+  return errorOf(() => parseConfig(text, 'opkfarm.conf')).message;
+}
+
+describe('the shipped example', () => {
+  it('parses, with every key it documents', async () => {
+    const config = await loadConfig(EXAMPLE);
+    expect(config.name).toBe('example');
+    expect(config.distributions).toEqual(['trunk', 'rs1']);
+    expect(config.mail).toEqual({
+      from: 'Example build farm <buildd@example.org>',
+      transport: 'outbox',
+      copyTo: 'archive-log@example.org',
+    });
+    expect(config.builder).toEqual({ kind: 'builtin', timeoutSeconds: 3600 });
+    expect(config.leaseSeconds).toBe(600);
+    expect(config.rescanSeconds).toBe(30);
+    expect(config.queues).toEqual([
+      {
+        name: 'amd64',
+        architectures: ['amd64-linux-glibc', 'all'],
+        platforms: ['dev'],
+        builder: { kind: 'builtin', timeoutSeconds: 3600 },
+      },
+      {
+        name: 'arm',
+        architectures: ['armhf-linux-gnueabihf'],
+        platforms: [],
+        builder: {
+          kind: 'command',
+          command: ['/usr/local/bin/opk-cross-build', '--target', 'armhf-linux-gnueabihf'],
+          timeoutSeconds: 7200,
+        },
+      },
+    ]);
+    expect([...config.servedArchitectures]).toEqual([
+      ['amd64-linux-glibc', 'amd64'],
+      ['all', 'amd64'],
+      ['armhf-linux-gnueabihf', 'arm'],
+    ]);
+  });
+});
+
+describe('parseConfig', () => {
+  it('fills in the defaults', () => {
+    const config = parseConfig(`${FARM}\n${QUEUE}`, 'opkfarm.conf');
+    expect(config).toEqual({
+      name: 'test',
+      distributions: ['trunk'],
+      mail: { from: 'opkfarm <opkfarm@localhost>', transport: 'outbox' },
+      builder: { kind: 'builtin', timeoutSeconds: 3600 },
+      leaseSeconds: 600,
+      rescanSeconds: 30,
+      queues: [
+        { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600 } },
+      ],
+      servedArchitectures: new Map([
+        ['amd64-linux-glibc', 'amd64'],
+        ['all', 'amd64'],
+      ]),
+    });
+  });
+
+  it('reads keys case-insensitively and skips comments anywhere', () => {
+    const config = parseConfig(
+      '# the farm\nfarm: test\n# a comment inside the stanza\nbuild-timeout: 60\n\n# a queue\nQUEUE: q\narchitectures: all\n',
+      'opkfarm.conf',
+    );
+    expect(config.builder.timeoutSeconds).toBe(60);
+    expect(config.queues[0]?.name).toBe('q');
+  });
+
+  it('lets a queue override the farm builder, inheriting what it leaves out', () => {
+    const config = parseConfig(
+      'Farm: test\nBuilder: command\nBuilder-Command: build-it  --verbose\n  --chroot /srv/c\nBuild-Timeout: 100\n\n' +
+        'Queue: a\nArchitectures: all\n\n' +
+        'Queue: b\nArchitectures: amd64-linux-glibc\nBuild-Timeout: 200\n\n' +
+        'Queue: c\nArchitectures: i386-linux-glibc\nBuilder: builtin\n\n' +
+        'Queue: d\nArchitectures: arm64-linux-glibc\nBuilder-Command: other\n',
+      'opkfarm.conf',
+    );
+    const command = ['build-it', '--verbose', '--chroot', '/srv/c'];
+    expect(config.builder).toEqual({ kind: 'command', command, timeoutSeconds: 100 });
+    expect(config.queues.map((queue) => queue.builder)).toEqual([
+      { kind: 'command', command, timeoutSeconds: 100 },
+      { kind: 'command', command, timeoutSeconds: 200 },
+      { kind: 'builtin', timeoutSeconds: 100 },
+      { kind: 'command', command: ['other'], timeoutSeconds: 100 },
+    ]);
+  });
+
+  it('accepts every mail transport and bare addresses', () => {
+    for (const transport of ['outbox', 'smtp', 'sendmail']) {
+      const config = parseConfig(
+        `Farm: test\nMail-Transport: ${transport}\nMail-From: farm@example.org\nMail-Copy-To: Log <log@example.org>\n\n${QUEUE}`,
+        'opkfarm.conf',
+      );
+      expect(config.mail).toEqual({ from: 'farm@example.org', transport, copyTo: 'Log <log@example.org>' });
+    }
+  });
+
+  it.each([
+    ['unknown key, with a suggestion', 'Farm: test\nBuild-Timout: 60\n\n' + QUEUE, 'opkfarm.conf:2: unknown key "Build-Timout" (did you mean "Build-Timeout"?)'],
+    ['unknown key, written in part', 'Farm: test\n\nQueue: q\nArchitecture: all\n', 'opkfarm.conf:4: unknown key "Architecture" (did you mean "Architectures"?)'],
+    [
+      'unknown key, nothing close',
+      'Farm: test\nColour: blue\n\n' + QUEUE,
+      'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, Builder, Builder-Command, Build-Timeout, Lease-Seconds, Rescan-Seconds)',
+    ],
+    ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
+    ['queue key in the farm', 'Farm: test\nPlatforms: dev\n\n' + QUEUE, 'opkfarm.conf:2: Platforms belongs in a Queue stanza, not in the Farm stanza'],
+    ['empty file', '# nothing but a comment\n', 'opkfarm.conf: no Farm stanza: the configuration must start with "Farm: <name>"'],
+    ['missing Farm stanza', QUEUE, 'opkfarm.conf:1: the first stanza must be the Farm stanza, starting with "Farm:" (found "Queue:")'],
+    ['Farm not first', 'Distributions: trunk\nFarm: test\n\n' + QUEUE, 'opkfarm.conf:1: the first stanza must be the Farm stanza, starting with "Farm:" (found "Distributions:")'],
+    ['a second Farm stanza', FARM + '\n' + QUEUE + '\nFarm: again\n', 'opkfarm.conf:6: every stanza after the Farm stanza must start with "Queue:" (found "Farm:")'],
+    ['second stanza not a queue', FARM + '\nName: q\n', 'opkfarm.conf:3: every stanza after the Farm stanza must start with "Queue:" (found "Name:")'],
+    [
+      'blank line inside the Farm stanza',
+      'Farm: test\n\nBuild-Timeout: 5\n\n' + QUEUE,
+      'opkfarm.conf:3: every stanza after the Farm stanza must start with "Queue:" (found "Build-Timeout:"; a blank line ends a stanza, even between comments)',
+    ],
+    ['no queues', '# farm\nFarm: test\n', 'opkfarm.conf: no build queues: add a "Queue: <name>" stanza after the Farm stanza'],
+    ['empty value', 'Farm: test\nMail-Copy-To:\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Copy-To is empty (leave the key out for the default)'],
+    ['bad farm name', 'Farm: my farm\n\n' + QUEUE, 'opkfarm.conf:1: Farm must be one word of letters, digits and "._+-", not "my farm"'],
+    ['bad distribution', 'Farm: test\nDistributions: trunk Rs1\n\n' + QUEUE, 'opkfarm.conf:2: Distributions: "Rs1" is not a distribution name ([a-z0-9][a-z0-9.+-]*)'],
+    ['distribution twice', 'Farm: test\nDistributions: trunk trunk\n\n' + QUEUE, 'opkfarm.conf:2: Distributions lists "trunk" twice'],
+    ['bad Mail-From', 'Farm: test\nMail-From: farm\n\n' + QUEUE, 'opkfarm.conf:2: Mail-From must be an address or "Name <address>", not "farm"'],
+    ['bad Mail-Copy-To', 'Farm: test\nMail-Copy-To: Log <log>\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Copy-To must be an address or "Name <address>", not "Log <log>"'],
+    ['bad Mail-Transport', 'Farm: test\nMail-Transport: pigeon\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Transport must be outbox, smtp or sendmail, not "pigeon"'],
+    ['bad Builder', 'Farm: test\nBuilder: make\n\n' + QUEUE, 'opkfarm.conf:2: Builder must be builtin or command, not "make"'],
+    ['Builder command without Builder-Command', 'Farm: test\n# why\nBuilder: command\n\n' + QUEUE, 'opkfarm.conf:3: Builder is command but Builder-Command is missing'],
+    [
+      'queue Builder command without Builder-Command',
+      FARM + '\nQueue: q\nArchitectures: all\nBuilder: command\n',
+      'opkfarm.conf:5: Builder is command but Builder-Command is missing',
+    ],
+    [
+      'Builder-Command with the builtin builder',
+      'Farm: test\nBuilder-Command: make\n\n' + QUEUE,
+      'opkfarm.conf:2: Builder-Command is set but Builder is builtin; add "Builder: command" or remove Builder-Command',
+    ],
+    ['bad timeout', 'Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, 'opkfarm.conf:2: Build-Timeout must be a whole number of seconds, not "abc"'],
+    ['fractional timeout', 'Farm: test\nLease-Seconds: 1.5\n\n' + QUEUE, 'opkfarm.conf:2: Lease-Seconds must be a whole number of seconds, not "1.5"'],
+    ['zero timeout', 'Farm: test\nRescan-Seconds: 0\n\n' + QUEUE, 'opkfarm.conf:2: Rescan-Seconds must be at least 1 second, not "0"'],
+    [
+      'timeout beyond the timers',
+      FARM + '\nQueue: q\nArchitectures: all\nBuild-Timeout: 2147484\n',
+      'opkfarm.conf:5: Build-Timeout must be at most 2147483 seconds (about 24 days), not "2147484"',
+    ],
+    ['bad queue name', FARM + '\nQueue: Arm\nArchitectures: all\n', 'opkfarm.conf:3: queue name "Arm" must match [a-z0-9][a-z0-9.+-]*'],
+    ['missing Architectures', FARM + '\n# the arm queue\nQueue: arm\nPlatforms: dev\n', 'opkfarm.conf:4: missing required key "Architectures" in the stanza of queue "arm"'],
+    ['bad architecture', FARM + '\nQueue: q\nArchitectures: all amd64\n', 'opkfarm.conf:4: Architectures: architecture "amd64" must be all or <cpu>-<kernel>-<libc>'],
+    [
+      'bad architecture component',
+      FARM + '\nQueue: q\nArchitectures: AMD64-linux-glibc\n',
+      'opkfarm.conf:4: Architectures: architecture "AMD64-linux-glibc" has a bad component "AMD64" (each must match [a-z0-9]+)',
+    ],
+    [
+      'any in a queue',
+      FARM + '\nQueue: q\nArchitectures: any\n',
+      'opkfarm.conf:4: Architectures: "any" is a pattern; a build queue serves concrete architectures (all or <cpu>-<kernel>-<libc>)',
+    ],
+    [
+      'wildcard in a queue',
+      FARM + '\nQueue: q\nArchitectures: any-linux-glibc\n',
+      'opkfarm.conf:4: Architectures: "any-linux-glibc" is a pattern; a build queue serves concrete architectures (all or <cpu>-<kernel>-<libc>)',
+    ],
+    [
+      'src in a queue',
+      FARM + '\nQueue: q\nArchitectures: src\n',
+      'opkfarm.conf:4: Architectures: "src" needs no build; a build queue serves all or <cpu>-<kernel>-<libc> architectures',
+    ],
+    ['architecture twice in a queue', FARM + '\nQueue: q\nArchitectures: all all\n', 'opkfarm.conf:4: Architectures lists "all" twice'],
+    [
+      'architecture served by two queues',
+      FARM + '\n' + QUEUE + '\nQueue: other\nArchitectures: i386-linux-glibc all\n',
+      'opkfarm.conf:7: architecture "all" is served by both queue "amd64" and queue "other"',
+    ],
+    ['duplicate queue', FARM + '\n' + QUEUE + '\nQueue: amd64\nArchitectures: i386-linux-glibc\n', 'opkfarm.conf:6: queue "amd64" is defined twice (first at line 3)'],
+    ['bad platform', FARM + '\nQueue: q\nArchitectures: all\nPlatforms: Dev\n', 'opkfarm.conf:5: Platforms: platform "Dev" must match [a-z0-9][a-z0-9.+-]*'],
+    ['platform all', FARM + '\nQueue: q\nArchitectures: all\nPlatforms: all dev\n', 'opkfarm.conf:5: Platforms: "all" is always built; list only the other platform names'],
+    ['platform any', FARM + '\nQueue: q\nArchitectures: all\nPlatforms: any\n', 'opkfarm.conf:5: Platforms: "any" is a pattern; list the platform names this queue builds'],
+    ['platform twice', FARM + '\nQueue: q\nArchitectures: all\nPlatforms: dev dev\n', 'opkfarm.conf:5: Platforms lists "dev" twice'],
+    ['a control syntax error', 'Farm: test\nFarm: again\n\n' + QUEUE, 'opkfarm.conf:2: duplicate field "Farm" (first at line 1)'],
+  ])('refuses %s', (_name, text, message) => {
+    expect(messageOf(text)).toBe(message);
+  });
+
+  it('reports the file, line and code of a bad value', () => {
+    const error = errorOf(() => parseConfig('Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, '/etc/opkfarm.conf'));
+    expect(error).toMatchObject({ code: 'control.bad-field', file: '/etc/opkfarm.conf', line: 2 });
+  });
+});
+
+describe('loadConfig', () => {
+  it('names a file it cannot read', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'opkfarm-config-'));
+    try {
+      const missing = join(directory, 'missing.conf');
+      await expect(loadConfig(missing)).rejects.toThrow(new EnvironmentError(`cannot read the configuration ${missing}: ENOENT`));
+      const bad = join(directory, 'bad.conf');
+      await writeFile(bad, 'Farm: test\n');
+      await expect(loadConfig(bad)).rejects.toThrow(`${bad}: no build queues`);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
