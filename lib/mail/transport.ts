@@ -1,0 +1,25 @@
+/**
+ * How a notice leaves the farm. A transport takes a composed-ready MailMessage
+ * and reports where it went; the outbox (outbox.ts) is the default one, SMTP
+ * and sendmail transports implement the same interface.
+ */
+import type { MailMessage, Notice, SkippedRecipient } from './messages.js';
+
+/** Sends one message; `id` says where it went (the outbox file, a queue id). */
+export interface MailTransport {
+  send(message: MailMessage): Promise<{ id: string }>;
+}
+
+/** What became of a notice: where it was sent (undefined: nobody to send to) and who was left out. */
+export interface Delivery {
+  readonly id: string | undefined;
+  readonly skipped: readonly SkippedRecipient[];
+}
+
+/** Sends a notice if it has any recipient; the caller logs `skipped` and an undefined `id`. */
+export async function deliver(transport: MailTransport, notice: Notice): Promise<Delivery> {
+  const { message, skipped } = notice;
+  if (message.to.length === 0 && (message.cc ?? []).length === 0) return { id: undefined, skipped };
+  const { id } = await transport.send(message);
+  return { id, skipped };
+}
