@@ -1,0 +1,153 @@
+/**
+ * Feed indexes: `archive/feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages`
+ * and `Packages.gz`, one feed per architecture (`all` and `src` included),
+ * platform and section (FORMATS.md).
+ *
+ * Reads the existing Packages files of the architecture/platform pairs an
+ * inclusion touches (a Packages file is itself the record of the indexed
+ * control stanzas, so no package is re-read), and writes back only the
+ * feeds that change. Each stanza is the package's control fields in their
+ * order, then Filename (relative to the feed directory), Size, MD5Sum and
+ * SHA256sum, opkg's spellings; stanzas are sorted by Package.
+ *
+ * One stanza per package name and architecture/platform pair: a package is
+ * in one section of a suite, so a new version whose Section changed leaves
+ * the old section's feed. Callers decide with `indexedVersion` whether a
+ * package replaces the indexed one (newer or same version) or is superseded.
+ *
+ * Packages.gz is written before Packages, each under a temporary name then
+ * renamed (lib/fs/atomic.ts): a reader sees a whole old or a whole new file,
+ * and a crash between the two leaves Packages, the record, as it was, so the
+ * next run rewrites both. Writing assumes the archive lock is held.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { constants, gzipSync } from 'node:zlib';
+import { FormatError } from '../errors.js';
+import { formatControl, parseControl, Stanza } from '../formats/control.js';
+import { compareVersions, versionProblem } from '../formats/version.js';
+import { writeContentAtomic } from '../fs/atomic.js';
+import type { FileDigests } from '../fs/hash.js';
+import type { QueueLayout } from '../layout.js';
+import { makeDirectories } from './directories.js';
+import { feedGroupPath, inArchive } from './paths.js';
+
+/** The fields an index adds to a package's control fields, in the order written. */
+const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
+
+/** The index stanza of a package: its control fields in order, then Filename, Size, MD5Sum and SHA256sum. */
+export function indexStanza(control: Stanza, filename: string, digests: FileDigests): Stanza {
+  const stanza = new Stanza(control.entries().filter(([name]) => !INDEX_FIELDS.some((field) => field.toLowerCase() === name.toLowerCase())));
+  stanza.set('Filename', filename);
+  stanza.set('Size', String(digests.size));
+  stanza.set('MD5Sum', digests.md5);
+  stanza.set('SHA256sum', digests.sha256);
+  return stanza;
+}
+
+/** Where a package is indexed now. */
+export interface Indexed {
+  readonly version: string;
+  /** Archive-relative feed directory. */
+  readonly feed: string;
+}
+
+/** The section feeds of one architecture and platform of a distribution, as read, with pending changes. */
+export class FeedGroup {
+  /** Section → package name → stanza. */
+  readonly #sections = new Map<string, Map<string, Stanza>>();
+  /** Section → Packages text as read ('' when absent). */
+  readonly #read = new Map<string, string>();
+  /** Sections a package was put into: written even when unchanged, to repair a Packages.gz a crash left behind. */
+  readonly #touched = new Set<string>();
+
+  private constructor(
+    private readonly layout: QueueLayout,
+    /** Archive-relative directory holding the section feeds. */
+    readonly path: string,
+  ) {}
+
+  /** Reads every section feed of `architecture`/`platform` in `distribution`. */
+  static async load(layout: QueueLayout, distribution: string, architecture: string, platform: string): Promise<FeedGroup> {
+    const group = new FeedGroup(layout, feedGroupPath(distribution, architecture, platform));
+    const directory = inArchive(layout, group.path);
+    const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    for (const section of names.sort()) {
+      if (section.startsWith('.')) continue;
+      const file = join(directory, section, 'Packages');
+      const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+        throw error;
+      });
+      if (text === undefined) continue;
+      group.#read.set(section, text);
+      group.#sections.set(section, readStanzas(text, file));
+    }
+    return group;
+  }
+
+  /** The package's indexed version (the highest, should several sections list it), or undefined. */
+  indexedVersion(pkg: string): Indexed | undefined {
+    let found: Indexed | undefined;
+    for (const [section, stanzas] of this.#sections) {
+      const version = stanzas.get(pkg)?.get('Version');
+      if (version !== undefined && (found === undefined || compareVersions(version, found.version) > 0)) {
+        found = { version, feed: `${this.path}/${section}` };
+      }
+    }
+    return found;
+  }
+
+  /** Indexes `stanza` in `section`, replacing the package's stanza there and removing it from other sections. */
+  put(section: string, stanza: Stanza): void {
+    const pkg = stanza.get('Package') as string;
+    for (const stanzas of this.#sections.values()) stanzas.delete(pkg);
+    let stanzas = this.#sections.get(section);
+    if (stanzas === undefined) {
+      stanzas = new Map();
+      this.#sections.set(section, stanzas);
+    }
+    stanzas.set(pkg, stanza);
+    this.#touched.add(section);
+  }
+
+  /** Writes the feeds that changed or were put into; returns their archive-relative directories. */
+  async write(): Promise<string[]> {
+    const written: string[] = [];
+    for (const [section, stanzas] of [...this.#sections].sort(([a], [b]) => byteOrder(a, b))) {
+      const text = formatControl([...stanzas.values()].sort((a, b) => byteOrder(a.get('Package') ?? '', b.get('Package') ?? '')));
+      if (!this.#touched.has(section) && text === this.#read.get(section)) continue;
+      const feed = `${this.path}/${section}`;
+      await makeDirectories(this.layout.archive, feed);
+      const directory = inArchive(this.layout, feed);
+      await writeContentAtomic(join(directory, 'Packages.gz'), gzipSync(text, { level: constants.Z_BEST_COMPRESSION }));
+      await writeContentAtomic(join(directory, 'Packages'), text);
+      written.push(feed);
+    }
+    return written;
+  }
+}
+
+/** The stanzas of a Packages file by package name; a name listed twice keeps its highest version. */
+function readStanzas(text: string, file: string): Map<string, Stanza> {
+  const stanzas = new Map<string, Stanza>();
+  for (const stanza of parseControl(text, { file })) {
+    const pkg = stanza.get('Package');
+    const version = stanza.get('Version');
+    if (pkg === undefined || version === undefined) {
+      throw new FormatError('control.missing-field', file, `a stanza has no ${pkg === undefined ? 'Package' : 'Version'} field`, stanza.lineOf(pkg === undefined ? 'Version' : 'Package'));
+    }
+    const problem = versionProblem(version);
+    if (problem !== undefined) throw new FormatError('control.bad-field', file, `Version of ${pkg}: ${problem}`, stanza.lineOf('Version'));
+    const known = stanzas.get(pkg)?.get('Version');
+    if (known === undefined || compareVersions(version, known) > 0) stanzas.set(pkg, stanza);
+  }
+  return stanzas;
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,446 @@
+/**
+ * PIPELINE.md step 4: include a complete archive-queue entry into the archive.
+ *
+ * Reads   archive-queue/<key>/: the build results and logs, the binaries of
+ *         successful builds, <key>.changes and <key>.opk (the source package,
+ *         whose presence makes the entry complete); the feeds' Packages files.
+ * Writes, in this order, holding the archive lock (lock.ts) throughout:
+ *   1. nothing: every binary a successful build lists, and the source
+ *      package, is read fully (readOpk refuses unsafe data) and its control
+ *      checked against the upload and build (check-package.ts); a package
+ *      that fails is refused, with a one-line reason, and the rest goes on;
+ *   2. pool/<hash>/<source>/<file>.opk: one hard link per package (pool.ts);
+ *   3. feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz) of
+ *      the packages just pooled, after the pool files they list (I4; feeds.ts);
+ *   4. logs/<source>/<key>_<arch>_<plat>.log and .result (logs.ts);
+ *   5. the "installed" mail, when a mailer is given (a failure is reported,
+ *      never fatal);
+ *   6. the entry goes, last: renamed whole into tmp/.tmp-included-<key>, then
+ *      deleted. Until that rename the entry is intact under its name, source
+ *      package included, so it is still recognisably complete.
+ * If killed, running again redoes the same work and produces the same pool
+ * and feeds (I5): links that exist with the same content are accepted, feeds
+ * are recomputed from Packages (a package indexed already is replaced by
+ * itself), stored logs are found in place, and a tmp/.tmp-included-<key>
+ * left behind is deleted by the next inclusion. The mail may then be sent
+ * twice; it is never lost.
+ *
+ * An older version than the one indexed is superseded: reported, and neither
+ * pooled nor indexed. A same version replaces the indexed stanza (a rebuild),
+ * but the pool keeps one build of a version, so a rebuild whose bytes differ
+ * is refused as a pool conflict.
+ */
+import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError, FormatError } from '../errors.js';
+import { SRC } from '../formats/architecture.js';
+import { parseChanges, uploadFileNameProblem, type Changes } from '../formats/changes.js';
+import { formatStanza, type Stanza } from '../formats/control.js';
+import { compareVersions, versionForFileName } from '../formats/version.js';
+import { syncDirectory } from '../fs/atomic.js';
+import { digestFile, type FileDigests } from '../fs/hash.js';
+import { parseUploadKey, type QueueLayout } from '../layout.js';
+import type { Mailer } from '../mail/mailer.js';
+import { installedMessage } from '../mail/messages.js';
+import { readOpk } from '../opk/read.js';
+import { buildName, parseBuildName, parseBuildResult, type Build } from './build-result.js';
+import { binaryControlProblem, sectionOf, sourceControlProblem } from './check-package.js';
+import { readEntryFiles, type EntryFiles } from './entry.js';
+import { InclusionError } from './errors.js';
+import { FeedGroup, indexStanza } from './feeds.js';
+import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
+import { storeBuildRecords, type BuildRecord } from './logs.js';
+import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
+import { placeInPool } from './pool.js';
+
+/** A package now in the pool and its feed. */
+export interface InstalledPackage {
+  /** Archive-relative pool path, e.g. `pool/h/hello/hello_1.0-1_all_all.opk`. */
+  readonly file: string;
+  readonly package: string;
+  readonly version: string;
+  readonly architecture: string;
+  readonly platform: string;
+  readonly size: number;
+}
+
+/** A file of the entry that reached neither pool nor index. */
+export interface RefusedFile {
+  /** The file's name in the archive-queue entry. */
+  readonly file: string;
+  /** One line: the file name and the problem. */
+  readonly reason: string;
+}
+
+/** A package older than the version its feed already indexes: left out. */
+export interface SupersededPackage {
+  /** The file's name in the archive-queue entry. */
+  readonly file: string;
+  readonly package: string;
+  readonly version: string;
+  readonly indexedVersion: string;
+  /** Archive-relative feed directory that indexes the newer version. */
+  readonly feed: string;
+}
+
+export interface FailedBuild extends Build {
+  /** The result's Error field, or why the result could not be read. */
+  readonly error?: string;
+}
+
+/** What an inclusion did. Lists are sorted (by file, or by build). */
+export interface InclusionReport {
+  readonly key: string;
+  readonly source: string;
+  /** The upload's version, epoch included. */
+  readonly version: string;
+  readonly distribution: string;
+  /** `dev/<distribution>`. */
+  readonly suite: string;
+  readonly installed: InstalledPackage[];
+  readonly refused: RefusedFile[];
+  readonly superseded: SupersededPackage[];
+  readonly failedBuilds: FailedBuild[];
+  /** Archive-relative feed directories whose Packages files were written. */
+  readonly feeds: string[];
+  /** The installed notice, when a mailer was given: where it went, or why it was not sent. */
+  readonly mail?: { readonly id: string | undefined; readonly failure?: string };
+}
+
+/** The points an inclusion passes, in order. */
+export type InclusionStep = 'validated' | 'pooled' | 'indexed' | 'logs-stored' | 'mailed' | 'removed';
+
+export interface InclusionOptions {
+  /** Sends the installed notice. */
+  readonly mailer?: Mailer;
+  readonly lock?: ArchiveLockOptions;
+  /** Called after each step, holding the lock (progress logging); a throw stops the inclusion there, as a kill would. */
+  readonly onStep?: (step: InclusionStep) => void | Promise<void>;
+}
+
+/** Prefix, in tmp/, of an included entry being deleted. */
+const INCLUDED_PREFIX = '.tmp-included-';
+
+/** A package read, checked and ready to pool and index. */
+interface Candidate extends Build {
+  /** Name in the entry. */
+  readonly name: string;
+  readonly path: string;
+  readonly package: string;
+  readonly version: string;
+  readonly section: string;
+  readonly pool: string;
+  readonly digests: FileDigests;
+  readonly stanza: Stanza;
+}
+
+/** Includes the complete archive-queue entry `key`; see the file comment for the order and guarantees. */
+export async function includeEntry(layout: QueueLayout, key: string, options: InclusionOptions = {}): Promise<InclusionReport> {
+  const parsed = parseUploadKey(key);
+  if (!parsed) {
+    throw new InclusionError('archive.bad-key', key, 'not an upload key (<10-digit sequence>_<source>_<version>)');
+  }
+  return withArchiveLock(layout, (signal) => new Inclusion(layout, key, parsed.source, parsed.version, options, signal).run(), options.lock);
+}
+
+/** Deletes entries a killed inclusion left in tmp/ after it had removed them from the archive queue. */
+export async function removeIncludedEntries(layout: QueueLayout): Promise<void> {
+  for (const name of await readdir(layout.tmp)) {
+    if (name.startsWith(INCLUDED_PREFIX)) await rm(join(layout.tmp, name), { recursive: true, force: true });
+  }
+}
+
+/** One run of step 4 over one entry. */
+class Inclusion {
+  readonly #refused: RefusedFile[] = [];
+  readonly #failedBuilds: FailedBuild[] = [];
+  readonly #candidates: Candidate[] = [];
+  readonly #groups = new Map<string, FeedGroup>();
+
+  constructor(
+    private readonly layout: QueueLayout,
+    private readonly key: string,
+    private readonly source: string,
+    /** The version as the key has it: without epoch. */
+    private readonly keyVersion: string,
+    private readonly options: InclusionOptions,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async run(): Promise<InclusionReport> {
+    await removeIncludedEntries(this.layout);
+    const entry = await readEntryFiles(this.layout, this.key, this.source);
+    const changes = await this.#readChanges(entry);
+
+    // 1. Validate.
+    const unlisted = new Set(entry.names);
+    unlisted.delete(entry.sourcePackage);
+    unlisted.delete(entry.changes);
+    for (const [build, path] of [...entry.results].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      unlisted.delete(`${build}.result`);
+      await this.#examineBuild(entry, changes, build, path, unlisted);
+    }
+    const logs: BuildRecord[] = [];
+    for (const [build, path] of entry.logs) {
+      if (parseBuildName(build) === undefined) continue;
+      unlisted.delete(`${build}.log`);
+      logs.push({ build, path, extension: '.log' });
+    }
+    for (const name of unlisted) {
+      this.#refuse(name, name.endsWith('.opk') ? 'not listed by any successful build result' : 'not a file an archive-queue entry holds');
+    }
+    const sourceCandidate = await this.#examine(entry, entry.sourcePackage, { architecture: SRC, platform: 'all' }, changes, (control) =>
+      sourceControlProblem(control, { source: this.source, version: changes.version }),
+    );
+    if (sourceCandidate) this.#candidates.push(sourceCandidate);
+    await this.#step('validated');
+
+    // 2. Pool, leaving out what is superseded.
+    const superseded: SupersededPackage[] = [];
+    const toPlace: Candidate[] = [];
+    const pooledBy = new Map<string, string>();
+    for (const candidate of this.#candidates) {
+      const other = pooledBy.get(candidate.pool);
+      if (other !== undefined) {
+        this.#refuse(candidate.name, `${other} of this upload has the same pool file ${candidate.pool}`);
+        continue;
+      }
+      pooledBy.set(candidate.pool, candidate.name);
+      const indexed = (await this.#group(changes.distribution, candidate)).indexedVersion(candidate.package);
+      if (indexed !== undefined && compareVersions(candidate.version, indexed.version) < 0) {
+        superseded.push({
+          file: candidate.name,
+          package: candidate.package,
+          version: candidate.version,
+          indexedVersion: indexed.version,
+          feed: indexed.feed,
+        });
+      } else {
+        toPlace.push(candidate);
+      }
+    }
+    this.signal.throwIfAborted();
+    const installed: Candidate[] = [];
+    for (const candidate of toPlace) {
+      const placement = await placeInPool(this.layout, candidate.path, candidate.pool, candidate.digests);
+      if ('conflict' in placement) this.#refuse(candidate.name, placement.conflict);
+      else installed.push(candidate);
+    }
+    await this.#step('pooled');
+
+    // 3. Index, after the pool files exist.
+    for (const candidate of installed) (await this.#group(changes.distribution, candidate)).put(candidate.section, candidate.stanza);
+    this.signal.throwIfAborted();
+    const feeds: string[] = [];
+    for (const group of this.#groups.values()) feeds.push(...(await group.write()));
+    await this.#step('indexed');
+
+    // 4. Logs and results (those an interrupted run stored already are not in the entry's results any more).
+    const results: BuildRecord[] = [...entry.results]
+      .filter(([build, path]) => path === join(entry.directory, `${build}.result`) && parseBuildName(build) !== undefined)
+      .map(([build, path]) => ({ build, path, extension: '.result' }));
+    await storeBuildRecords(this.layout, this.source, this.key, [...logs, ...results]);
+    await this.#step('logs-stored');
+
+    const report: InclusionReport = {
+      key: this.key,
+      source: this.source,
+      version: changes.version,
+      distribution: changes.distribution,
+      suite: uploadSuite(changes.distribution),
+      installed: installed
+        .map((candidate) => ({
+          file: candidate.pool,
+          package: candidate.package,
+          version: candidate.version,
+          architecture: candidate.architecture,
+          platform: candidate.platform,
+          size: candidate.digests.size,
+        }))
+        .sort((a, b) => byteOrder(a.file, b.file)),
+      refused: this.#refused.sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.reason, b.reason)),
+      superseded: superseded.sort((a, b) => byteOrder(a.file, b.file)),
+      failedBuilds: this.#failedBuilds.sort((a, b) => byteOrder(buildName(a), buildName(b))),
+      feeds: feeds.sort(byteOrder),
+    };
+
+    // 5. Mail.
+    const mail = this.options.mailer === undefined ? undefined : await sendInstalled(this.options.mailer, report, changes);
+    await this.#step('mailed');
+
+    // 6. The entry, last.
+    this.signal.throwIfAborted();
+    await this.#removeEntry(entry);
+    await this.#step('removed');
+    return mail === undefined ? report : { ...report, mail };
+  }
+
+  async #readChanges(entry: EntryFiles): Promise<Changes> {
+    const path = join(entry.directory, entry.changes);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw new InclusionError('archive.bad-entry', path, 'missing: builddd moves the .changes in before the source package');
+    }
+    let changes: Changes;
+    try {
+      changes = parseChanges(text, path);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      throw new InclusionError('archive.bad-entry', path, `invalid .changes: ${error.message}`);
+    }
+    if (changes.source !== this.source || versionForFileName(changes.version) !== this.keyVersion) {
+      throw new InclusionError(
+        'archive.bad-entry',
+        path,
+        `the .changes is for ${changes.source} ${changes.version}, not the entry's ${this.source} ${this.keyVersion}`,
+      );
+    }
+    return changes;
+  }
+
+  /** Reads one build's result; for a successful build, examines each binary it lists. */
+  async #examineBuild(entry: EntryFiles, changes: Changes, stem: string, path: string, unlisted: Set<string>): Promise<void> {
+    const file = `${stem}.result`;
+    const build = parseBuildName(stem);
+    if (build === undefined) {
+      this.#refuse(file, 'the name is not <architecture>_<platform>.result for a concrete architecture (all or real) and platform');
+      return;
+    }
+    let result;
+    try {
+      result = parseBuildResult(await readFile(path, 'utf8'), file, build);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      this.#refuse(file, `unreadable build result: ${oneLine(error.message)}`);
+      this.#failedBuilds.push({ ...build, error: `unreadable build result: ${oneLine(error.message)}` });
+      return;
+    }
+    if (result.status === 'failed') {
+      this.#failedBuilds.push(result.error === undefined ? build : { ...build, error: oneLine(result.error) });
+      return;
+    }
+    for (const name of result.binaries) {
+      const nameProblem = uploadFileNameProblem(name) ?? (name.endsWith('.opk') ? undefined : `${JSON.stringify(name)} is not an .opk`);
+      if (nameProblem !== undefined || name === entry.sourcePackage || name === entry.changes) {
+        this.#refuse(file, `lists a binary that cannot be one: ${nameProblem ?? JSON.stringify(name)}`);
+        continue;
+      }
+      if (!unlisted.delete(name)) {
+        this.#refuse(name, entry.names.includes(name) ? `listed again by ${file}` : `listed by ${file} but not in the entry`);
+        continue;
+      }
+      const candidate = await this.#examine(entry, name, build, changes, (control) =>
+        binaryControlProblem(control, {
+          source: this.source,
+          version: changes.version,
+          architecture: build.architecture,
+          platform: build.platform,
+          binaries: changes.binaries,
+        }),
+      );
+      if (candidate) this.#candidates.push(candidate);
+    }
+  }
+
+  /** Reads and checks one package; refuses it (and returns undefined) when it is unsafe or does not fit. */
+  async #examine(
+    entry: EntryFiles,
+    name: string,
+    build: Build,
+    changes: Changes,
+    problemOf: (control: Stanza) => string | undefined,
+  ): Promise<Candidate | undefined> {
+    const path = join(entry.directory, name);
+    const stats = await lstat(path);
+    if (!stats.isFile()) {
+      this.#refuse(name, 'not a regular file');
+      return undefined;
+    }
+    let control: Stanza;
+    try {
+      control = (await readOpk(path)).control;
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      // The message names the file by its full path; the report names it as the entry does.
+      this.#refuse(name, oneLine(error.message.split(`${path}: `).join('').split(path).join(name)));
+      return undefined;
+    }
+    const problem = problemOf(control);
+    if (problem !== undefined) {
+      this.#refuse(name, problem);
+      return undefined;
+    }
+    const pkg = control.get('Package') as string;
+    const version = control.get('Version') as string;
+    const section = sectionOf(control);
+    const digests = await digestFile(path);
+    const pool = poolPath(this.source, poolFileName(pkg, version, build.architecture, build.platform));
+    const stanza = indexStanza(control, feedFilename(feedPath(changes.distribution, build.architecture, build.platform, section), pool), digests);
+    try {
+      formatStanza(stanza);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      this.#refuse(name, `the control file cannot be written into an index: ${error.detail}`);
+      return undefined;
+    }
+    return { ...build, name, path, package: pkg, version, section, pool, digests, stanza };
+  }
+
+  async #group(distribution: string, build: Build): Promise<FeedGroup> {
+    const id = buildName(build);
+    let group = this.#groups.get(id);
+    if (group === undefined) {
+      group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
+      this.#groups.set(id, group);
+    }
+    return group;
+  }
+
+  /** Moves the entry out of the archive queue in one rename, then deletes it. */
+  async #removeEntry(entry: EntryFiles): Promise<void> {
+    const doomed = join(this.layout.tmp, `${INCLUDED_PREFIX}${this.key}`);
+    await rm(doomed, { recursive: true, force: true });
+    await rename(entry.directory, doomed);
+    await syncDirectory(this.layout.archiveQueue);
+    await syncDirectory(this.layout.tmp);
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  #refuse(file: string, problem: string): void {
+    this.#refused.push({ file, reason: `${file}: ${oneLine(problem)}` });
+  }
+
+  async #step(step: InclusionStep): Promise<void> {
+    await this.options.onStep?.(step);
+  }
+}
+
+/** Sends the installed notice; never throws. */
+async function sendInstalled(mailer: Mailer, report: InclusionReport, changes: Changes): Promise<{ id: string | undefined; failure?: string }> {
+  try {
+    const notice = installedMessage(mailer.settings, {
+      key: report.key,
+      source: report.source,
+      version: report.version,
+      maintainer: changes.maintainer,
+      changedBy: changes.changedBy,
+      suite: report.suite,
+      files: report.installed.map((file) => ({ name: file.file, size: file.size })),
+    });
+    const delivery = await mailer.send(notice);
+    return delivery.failure === undefined ? { id: delivery.id } : { id: delivery.id, failure: delivery.failure };
+  } catch (error) {
+    return { id: undefined, failure: describeError(error) };
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

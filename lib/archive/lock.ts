@@ -1,0 +1,87 @@
+/**
+ * The archive lock: one writer at a time in `archive/` (pool, feeds, logs),
+ * so two inclusions that touch one feed never lose each other's stanza.
+ *
+ * It is proper-lockfile's mkdir lock on `state/archive.lock` (state/, not
+ * archive/, so mirrors never copy it). The holder refreshes its mtime every
+ * few seconds; a lock not refreshed for ARCHIVE_LOCK_STALE_MS belongs to a
+ * holder that crashed or hangs and is taken over, so a killed holder never
+ * blocks the archive for long. mkdir and utimes are atomic on NFS, so hosts
+ * sharing one queue root exclude each other too.
+ *
+ * If the lock is compromised while held (the holder stalled past the stale
+ * time and someone took it over), the signal given to the work aborts, and
+ * withArchiveLock rejects even when the work finished: its writes may have
+ * raced another holder's and must be redone (they are idempotent).
+ */
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { describeError, EnvironmentError } from '../errors.js';
+import type { QueueLayout } from '../layout.js';
+
+/** A lock whose mtime is older than this is taken over. */
+export const ARCHIVE_LOCK_STALE_MS = 30_000;
+/** How often the holder refreshes the lock's mtime. */
+const UPDATE_MS = 5_000;
+/** How long to wait for another holder by default. */
+const DEFAULT_WAIT_MS = 10 * 60_000;
+
+export interface ArchiveLockOptions {
+  /** How long to wait for another holder before giving up, in milliseconds (default 10 minutes). */
+  readonly waitMilliseconds?: number;
+}
+
+/** The lock directory proper-lockfile creates while the archive is held. */
+export function archiveLockPath(layout: QueueLayout): string {
+  return join(layout.state, 'archive.lock');
+}
+
+/** Runs `work` holding the archive lock, waiting for another holder; releases the lock however `work` ends. */
+export async function withArchiveLock<T>(
+  layout: QueueLayout,
+  work: (signal: AbortSignal) => Promise<T>,
+  options: ArchiveLockOptions = {},
+): Promise<T> {
+  const wait = options.waitMilliseconds ?? DEFAULT_WAIT_MS;
+  if (!(Number.isSafeInteger(wait) && wait >= 0)) {
+    throw new RangeError(`withArchiveLock: waitMilliseconds must be a non-negative integer, got ${String(wait)}`);
+  }
+  const lockPath = archiveLockPath(layout);
+  const controller = new AbortController();
+  // An object, not a variable: the callback assigns it, and TypeScript does not see that across awaits.
+  const lost: { error?: Error } = {};
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(layout.archive, {
+      lockfilePath: lockPath,
+      stale: ARCHIVE_LOCK_STALE_MS,
+      update: UPDATE_MS,
+      retries: wait === 0 ? 0 : { forever: true, factor: 1.5, minTimeout: 50, maxTimeout: 1000, randomize: true, maxRetryTime: wait },
+      onCompromised: (error) => {
+        lost.error = new EnvironmentError(
+          `${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`,
+          { cause: error },
+        );
+        controller.abort(lost.error);
+      },
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new EnvironmentError(
+        `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
+          `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
+        { cause: error },
+      );
+    }
+    throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
+  }
+  let result: T;
+  try {
+    result = await work(controller.signal);
+  } finally {
+    // A lock left behind by a failed release goes stale and is taken over; the work's outcome matters more.
+    if (lost.error === undefined) await release().catch(() => undefined);
+  }
+  if (lost.error !== undefined) throw lost.error;
+  return result;
+}

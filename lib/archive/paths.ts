@@ -1,0 +1,69 @@
+/**
+ * Where the published archive keeps things (FORMATS.md, "Archive layout"),
+ * under the queue root's `archive/` directory (lib/layout.ts):
+ *
+ *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>.opk
+ *   feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz)
+ *   logs/<source>/<key>_<arch>_<plat>.log and .result
+ *
+ * Paths here are archive-relative with "/" separators: they are what the
+ * reports and index Filename fields show; `inArchive` makes them absolute.
+ * Every name joined here was validated first (package, architecture,
+ * platform, section and distribution names cannot hold "/" or be "..").
+ */
+import { join, posix } from 'node:path';
+import { versionForFileName } from '../formats/version.js';
+import type { QueueLayout } from '../layout.js';
+
+/** The channel uploads land in; `rel` snapshots are made from it later. */
+export const UPLOAD_CHANNEL = 'dev';
+
+/** The pool's hash directory of a source: its first letter, or its first four when it starts with "lib". */
+export function poolHash(source: string): string {
+  return source.startsWith('lib') ? source.slice(0, 4) : source.slice(0, 1);
+}
+
+/** A package's pool file name: `<package>_<version without epoch>_<arch>_<plat>.opk`. */
+export function poolFileName(pkg: string, version: string, architecture: string, platform: string): string {
+  return `${pkg}_${versionForFileName(version)}_${architecture}_${platform}.opk`;
+}
+
+/** Archive-relative path of a package in the pool. */
+export function poolPath(source: string, fileName: string): string {
+  return posix.join('pool', poolHash(source), source, fileName);
+}
+
+/** The suite uploads of a distribution land in: `dev/<distribution>`. */
+export function uploadSuite(distribution: string): string {
+  return `${UPLOAD_CHANNEL}/${distribution}`;
+}
+
+/** Archive-relative directory holding the section feeds of one architecture and platform. */
+export function feedGroupPath(distribution: string, architecture: string, platform: string): string {
+  return posix.join('feeds', UPLOAD_CHANNEL, distribution, architecture, platform);
+}
+
+/** Archive-relative directory of one feed (it holds Packages and Packages.gz). */
+export function feedPath(distribution: string, architecture: string, platform: string, section: string): string {
+  return posix.join(feedGroupPath(distribution, architecture, platform), section);
+}
+
+/** The Filename an index stanza gives a pool file: relative to the feed directory, so opkg resolves it from the feed URL. */
+export function feedFilename(feed: string, pool: string): string {
+  return posix.relative(feed, pool);
+}
+
+/** Archive-relative directory of a source's stored build logs and results. */
+export function logDirectory(source: string): string {
+  return posix.join('logs', source);
+}
+
+/** Archive-relative path of a stored build log (`.log`) or result (`.result`). */
+export function logPath(source: string, key: string, build: string, extension: '.log' | '.result'): string {
+  return posix.join(logDirectory(source), `${key}_${build}${extension}`);
+}
+
+/** The absolute path of an archive-relative path. */
+export function inArchive(layout: QueueLayout, path: string): string {
+  return join(layout.archive, ...path.split('/'));
+}
