@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * NAME
+ *   archived - include complete archive-queue entries into the package archive
+ *
+ * SYNOPSIS
+ *   archived [--root DIR] [--once] [--poll] [--rescan SECONDS]
+ *
+ * DESCRIPTION
+ *   PIPELINE.md step 4. Acts on archive-queue/<key>/ only when its source
+ *   package (the completion marker) is present: validates every binary,
+ *   links the accepted ones into archive/pool/, rewrites the feed indexes
+ *   they touch (temp file, rename), stores the build logs, mails
+ *   "installed", and removes the entry last. Holds the archive lock while it
+ *   writes.
+ *
+ * KILLED
+ *   Inclusion is idempotent: an entry whose inclusion was interrupted is
+ *   still complete and is included again, giving the same pool and indexes.
+ */
+import { pendingArchiveEntries } from '../lib/archive/entry.js';
+import { includeEntry } from '../lib/archive/include.js';
+import { createMailer } from '../lib/mail/mailer.js';
+import { daemonOptions } from './cli/daemon-options.js';
+import { logEvent } from './cli/log.js';
+import { runDaemon } from './cli/loop.js';
+import { openFarm } from './cli/root.js';
+import { runProgram } from './cli/run.js';
+
+const PROGRAM = 'archived';
+
+await runProgram(
+  PROGRAM,
+  (argv) =>
+    daemonOptions(argv).command(
+      '$0',
+      'run the daemon',
+      (command) => command,
+      async (args) => {
+        const { layout, config } = await openFarm(args.root);
+        const mailer = createMailer(config, layout);
+        const step = async (): Promise<boolean> => {
+          const [key] = await pendingArchiveEntries(layout);
+          if (key === undefined) return false;
+          const report = await includeEntry(layout, key, { mailer });
+          for (const refused of report.refused) logEvent(PROGRAM, 'refused', { key, file: refused.file, reason: refused.reason });
+          logEvent(PROGRAM, 'installed', {
+            key,
+            source: report.source,
+            version: report.version,
+            suite: report.suite,
+            binaries: report.installed.length,
+            refused: report.refused.length,
+          });
+          return true;
+        };
+        await runDaemon({
+          program: PROGRAM,
+          layout,
+          watch: [layout.archiveQueue],
+          rescanSeconds: args.rescan ?? config.rescanSeconds,
+          poll: args.poll,
+          once: args.once,
+          recover: () => Promise.resolve(),
+          step,
+        });
+      },
+    ),
+  { requireCommand: false },
+);

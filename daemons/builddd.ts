@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * NAME
+ *   builddd - move fully built uploads from the master queue to the archive queue
+ *
+ * SYNOPSIS
+ *   builddd [--root DIR] [--once] [--poll] [--rescan SECONDS]
+ *
+ * DESCRIPTION
+ *   PIPELINE.md step 3. Watches queues/master/; an entry whose link count is
+ *   1 is held by no build queue, so every build's outputs are in its
+ *   archive-queue entry. Its .changes and then its source package (the
+ *   completion marker) move to archive-queue/<key>/.
+ *
+ * KILLED
+ *   Both moves are renames; a half-moved entry is finished on the next start.
+ */
+import { builtMasterEntries, moveToArchiveQueue } from '../lib/queue/complete.js';
+import { runProgram } from './cli/run.js';
+import { logEvent } from './cli/log.js';
+import { daemonOptions } from './cli/daemon-options.js';
+import { runDaemon } from './cli/loop.js';
+import { openFarm } from './cli/root.js';
+
+const PROGRAM = 'builddd';
+
+await runProgram(PROGRAM, (argv) =>
+  daemonOptions(argv).command(
+    '$0',
+    'run the daemon',
+    (command) => command,
+    async (args) => {
+      const { layout, config } = await openFarm(args.root);
+      const step = async (): Promise<boolean> => {
+        const [key] = await builtMasterEntries(layout);
+        if (key === undefined) return false;
+        await moveToArchiveQueue(layout, key);
+        logEvent(PROGRAM, 'built', { key });
+        return true;
+      };
+      await runDaemon({
+        program: PROGRAM,
+        layout,
+        watch: [layout.master],
+        rescanSeconds: args.rescan ?? config.rescanSeconds,
+        poll: args.poll,
+        once: args.once,
+        // A half-moved entry still has link count 1 in master/ and is finished by the first step.
+        recover: () => Promise.resolve(),
+        step,
+      });
+    },
+  ),
+  { requireCommand: false },
+);

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * NAME
+ *   buildq - review uploads and route accepted ones into the build queues
+ *
+ * SYNOPSIS
+ *   buildq list
+ *   buildq show <source> <version>
+ *   buildq accept <source> <version> [--remarks TEXT | --remarks-file FILE]
+ *   buildq reject <source> <version> [--remarks TEXT | --remarks-file FILE]
+ *
+ * DESCRIPTION
+ *   PIPELINE.md step 1. accept copies the upload's source package into a
+ *   farm-owned file, links it into queues/master/ and into every build queue
+ *   whose architectures and platforms match, and mails the maintainer and
+ *   the uploader; reject moves the upload to rejected/<key>/ with the remarks
+ *   and mails them. Without --remarks, the remarks are edited in $EDITOR.
+ *   Every run first finishes any accept an earlier run left half done.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseChanges } from '../lib/formats/changes.js';
+import { formatStanza } from '../lib/formats/control.js';
+import { createMailer } from '../lib/mail/mailer.js';
+import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
+import { acceptUpload, recoverAccepts, routeChanges } from '../lib/queue/accept.js';
+import { findIncoming, listIncoming } from '../lib/queue/incoming.js';
+import { rejectUpload } from '../lib/queue/reject.js';
+import { runProgram } from './cli/run.js';
+import { logEvent } from './cli/log.js';
+import { obtainRemarks } from './cli/remarks.js';
+import { openFarm, withRoot, type Farm } from './cli/root.js';
+
+const PROGRAM = 'buildq';
+
+await runProgram(PROGRAM, (argv) =>
+  // <version> is an argument here, so yargs' own --version must go.
+  withRoot(argv.version(false))
+    .command(
+      'list',
+      'list the uploads in incoming/ with their state',
+      (command) => command,
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const uploads = await listIncoming(farm.layout);
+        if (uploads.length === 0) process.stdout.write('no uploads in incoming/\n');
+        for (const upload of uploads) {
+          const name = `${upload.source ?? '?'} ${upload.version ?? '?'}`;
+          const detail =
+            upload.check.state === 'incomplete'
+              ? `waiting for ${upload.check.waitingFor.join(', ')}`
+              : upload.check.state === 'invalid'
+                ? upload.check.reasons.join('; ')
+                : (upload.check.changes.changedBy ?? '');
+          process.stdout.write(`${name.padEnd(32)} ${upload.check.state.padEnd(10)} ${detail}\n`);
+        }
+      },
+    )
+    .command(
+      'show <source> <version>',
+      'print an upload: its .changes, its state and the build queues it would go to',
+      (command) => uploadArguments(command),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const upload = await findIncoming(farm.layout, args.source, args.version);
+        process.stdout.write(await readFile(upload.changesPath, 'utf8'));
+        process.stdout.write(`\nState: ${upload.check.state}\n`);
+        if (upload.check.state === 'invalid') process.stdout.write(upload.check.reasons.map((r) => `  ${r}\n`).join(''));
+        if (upload.check.state === 'incomplete') process.stdout.write(`Waiting for: ${upload.check.waitingFor.join(', ')}\n`);
+        if (upload.check.state === 'complete') {
+          const queues = routeChanges(upload.check.changes, farm.config, upload.changesPath);
+          process.stdout.write(`Build queues: ${queues.join(', ')}\n`);
+        }
+      },
+    )
+    .command(
+      'accept <source> <version>',
+      'accept an upload into the build queues and mail the maintainer and uploader',
+      (command) => remarksOptions(uploadArguments(command)),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const upload = await findIncoming(farm.layout, args.source, args.version);
+        const remarks = await obtainRemarks(
+          { remarks: args.remarks, remarksFile: args['remarks-file'] },
+          template('Accepting', args.source, args.version, 'An empty message accepts without remarks.'),
+        );
+        const accepted = await acceptUpload(farm.layout, farm.config, upload.changesPath, remarks ?? '');
+        logEvent(PROGRAM, 'accepted', { key: accepted.key, source: args.source, version: args.version, queues: accepted.queues.join(',') });
+        await mailAccepted(farm, accepted.key, remarks ?? '');
+        process.stdout.write(`Accepted ${args.source} ${args.version} as ${accepted.key} into ${accepted.queues.join(', ')}\n`);
+      },
+    )
+    .command(
+      'reject <source> <version>',
+      'move an upload to rejected/ with the remarks and mail the maintainer and uploader',
+      (command) => remarksOptions(uploadArguments(command)),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const upload = await findIncoming(farm.layout, args.source, args.version);
+        const remarks = await obtainRemarks(
+          { remarks: args.remarks, remarksFile: args['remarks-file'] },
+          template('Rejecting', args.source, args.version, 'Say what to fix. An empty message aborts the rejection.'),
+        );
+        if (remarks === undefined || remarks === '') throw new Error('rejection aborted: the remarks are empty');
+        const rejected = await rejectUpload(farm.layout, upload.changesPath, upload.check, remarks);
+        logEvent(PROGRAM, 'rejected', { key: rejected.key, source: args.source, version: args.version });
+        const stanza = upload.check.state === 'invalid' ? upload.check.stanza : upload.check.changes.stanza;
+        const mailer = createMailer(farm.config, farm.layout);
+        report(
+          await mailer.send(
+            rejectedMessage(mailer.settings, {
+              key: rejected.key,
+              source: args.source,
+              version: args.version,
+              maintainer: stanza?.get('Maintainer'),
+              changedBy: stanza?.get('Changed-By'),
+              remarks,
+              keptIn: rejected.directory,
+            }),
+          ),
+        );
+        process.stdout.write(`Rejected ${args.source} ${args.version}; kept in ${rejected.directory}\n`);
+      },
+    ),
+);
+
+/** Opens the farm and finishes any accept an earlier run left half done (I5). */
+async function openReviewedFarm(root: string | undefined): Promise<Farm> {
+  const farm = await openFarm(root);
+  for (const { key, remarks } of await recoverAccepts(farm.layout, farm.config)) {
+    logEvent(PROGRAM, 'accept-recovered', { key });
+    await mailAccepted(farm, key, remarks);
+  }
+  return farm;
+}
+
+async function mailAccepted(farm: Farm, key: string, remarks: string): Promise<void> {
+  const changesText = await readFile(farm.layout.masterChanges(key), 'utf8').catch(() => undefined);
+  if (changesText === undefined) return;
+  const changes = parseChanges(changesText, farm.layout.masterChanges(key));
+  const mailer = createMailer(farm.config, farm.layout);
+  report(
+    await mailer.send(
+      acceptedMessage(mailer.settings, {
+        key,
+        source: changes.source,
+        version: changes.version,
+        maintainer: changes.maintainer,
+        changedBy: changes.changedBy,
+        remarks,
+        changes: formatStanza(changes.stanza),
+      }),
+    ),
+  );
+}
+
+function report(delivery: { id: string | undefined; skipped: readonly { field: string; value: string; reason: string }[]; failure?: string }): void {
+  for (const skipped of delivery.skipped) {
+    logEvent(PROGRAM, 'mail-recipient-skipped', { field: skipped.field, value: skipped.value, reason: skipped.reason });
+  }
+  if (delivery.failure !== undefined) logEvent(PROGRAM, 'mail-failed', { error: delivery.failure });
+}
+
+function uploadArguments<T>(command: import('yargs').Argv<T>) {
+  return command
+    .positional('source', { type: 'string', demandOption: true, describe: 'source package name' })
+    .positional('version', { type: 'string', demandOption: true, describe: 'version (with or without epoch)' });
+}
+
+function remarksOptions<T>(command: import('yargs').Argv<T>) {
+  return command
+    .option('remarks', { alias: 'm', type: 'string', describe: 'the remarks (instead of $EDITOR)' })
+    .option('remarks-file', { alias: 'F', type: 'string', describe: 'read the remarks from a file' })
+    .conflicts('remarks', 'remarks-file');
+}
+
+function template(action: string, source: string, version: string, hint: string): string {
+  return `\n# ${action} ${source} ${version}.\n# Write the remarks for the maintainer and the uploader above.\n# Lines starting with '#' are dropped. ${hint}\n`;
+}

@@ -1,0 +1,10 @@
+/** The options every queue daemon takes. */
+import type { Argv } from 'yargs';
+import { withRoot } from './root.js';
+
+export function daemonOptions<T>(argv: Argv<T>) {
+  return withRoot(argv)
+    .option('once', { type: 'boolean', default: false, describe: 'process everything pending, then exit (tests, cron)' })
+    .option('poll', { type: 'boolean', default: false, describe: 'poll instead of inotify (network filesystems)' })
+    .option('rescan', { type: 'number', describe: 'seconds between full rescans (default: Rescan-Seconds of the configuration)' });
+}

@@ -1,0 +1,112 @@
+/**
+ * The life of a queue daemon: recover on start (I5), then run steps until
+ * there is no work, again on every filesystem event (chokidar; I7 says events
+ * are only hints) and on a periodic rescan, which is the only trigger with
+ * --poll on network filesystems. --once runs until no work is left and exits.
+ * SIGTERM and SIGINT abort the step through its signal: the step finishes or
+ * abandons cleanly, then the daemon exits 0. Its heartbeat is kept fresh
+ * throughout and removed on a clean exit.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import { describeError } from '../../lib/errors.js';
+import type { QueueLayout } from '../../lib/layout.js';
+import { beat, currentProcess, stopBeating } from '../../lib/queue/heartbeat.js';
+import { logEvent } from './log.js';
+
+export interface DaemonOptions {
+  readonly program: string;
+  readonly layout: QueueLayout;
+  /** Directories whose changes mean there may be work. */
+  readonly watch: readonly string[];
+  readonly rescanSeconds: number;
+  readonly poll: boolean;
+  readonly once: boolean;
+  /** Finishes or undoes half-done work of an earlier run. */
+  readonly recover: () => Promise<void>;
+  /** Does one unit of work; resolves true when it did something (so there may be more). */
+  readonly step: (signal: AbortSignal) => Promise<boolean>;
+}
+
+const HEARTBEAT_SECONDS = 10;
+
+/** Runs a daemon until it is told to stop (or, with --once, until no work is left). */
+export async function runDaemon(options: DaemonOptions): Promise<void> {
+  const { program, layout } = options;
+  const self = currentProcess();
+  const stopping = new AbortController();
+  const stop = (signal: string) => {
+    if (!stopping.signal.aborted) logEvent(program, 'stopping', { signal });
+    stopping.abort();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await beat(layout, program, self);
+  const heartbeat = setInterval(() => void beat(layout, program, self).catch(() => undefined), HEARTBEAT_SECONDS * 1000);
+  logEvent(program, 'started', { pid: self.pid, host: self.host, once: options.once, poll: options.poll });
+  try {
+    await options.recover();
+    if (options.once) {
+      while (!stopping.signal.aborted && (await options.step(stopping.signal)));
+      return;
+    }
+    await runWatching(options, stopping.signal);
+  } finally {
+    clearInterval(heartbeat);
+    await stopBeating(layout, program, self);
+    logEvent(program, 'stopped');
+  }
+}
+
+async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise<void> {
+  let running = false;
+  let again = false;
+  let failure: unknown;
+  const drain = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        while (!signal.aborted && (await options.step(signal)));
+      } while (again && !signal.aborted);
+    } catch (error) {
+      failure = error;
+      abortAll();
+    } finally {
+      running = false;
+    }
+  };
+
+  let abortAll = () => undefined as void;
+  const finished = new Promise<void>((resolve) => {
+    abortAll = resolve;
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+  const watcher: FSWatcher = watch([...options.watch], {
+    ignoreInitial: true,
+    depth: 1,
+    usePolling: options.poll,
+    interval: 1000,
+    // Temporary names come and go all the time; only finished names mean work.
+    ignored: (path: string) => /(^|\/)\.tmp-[^/]*$/.test(path),
+  });
+  watcher.on('all', () => void drain());
+  watcher.on('error', (error) => logEvent(options.program, 'watch-error', { error: String(error) }));
+  const rescan = setInterval(() => void drain(), options.rescanSeconds * 1000);
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  void drain();
+  try {
+    await finished;
+    // Let the step in progress finish or abandon before returning.
+    while (running) await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    clearInterval(rescan);
+    await watcher.close();
+  }
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeError(failure));
+}

@@ -1,0 +1,238 @@
+/**
+ * PIPELINE.md step 2, the build side: build a claimed entry for every
+ * architecture/platform pair the queue owes it, then pop the claim.
+ *
+ * Per pair, in this order (I3, outputs before pop):
+ *   1. build in tmp/.tmp-build-<key>-<arch>_<plat>@<host>@<pid>-XXXXXX/ (fresh);
+ *   2. fsync and rename each binary into archive-queue/<key>/, then the log;
+ *   3. write archive-queue/<key>/<arch>_<plat>.result (atomic): the pair is done;
+ *   4. mail the build log; remove the work directory.
+ * Only after every pair has a result is the claim unlinked. Killed at any
+ * point, a rerun skips the pairs that have a result and rebuilds the others
+ * from a clean work directory; renaming a binary over an earlier attempt's
+ * is harmless because the result, written last, names what counts.
+ * Aborted (SIGTERM), the build in progress is killed and the claim returned.
+ */
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError } from '../errors.js';
+import { parseChanges } from '../formats/changes.js';
+import { Stanza, formatStanza } from '../formats/control.js';
+import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
+import type { QueueLayout } from '../layout.js';
+import { buildLogMessage } from '../mail/messages.js';
+import type { Mailer } from '../mail/mailer.js';
+import { extractOpkData } from '../opk/extract.js';
+import { finishClaim, returnClaim, type Claim } from '../queue/claims.js';
+import type { ProcessIdentity } from '../queue/heartbeat.js';
+import { readSourceDirectory } from '../source/spf.js';
+import type { Builder, BuildOutcome } from './builder.js';
+import { planBuilds, type PlannedBuild } from './select.js';
+
+export interface BuildQueueSettings {
+  readonly name: string;
+  readonly architectures: readonly string[];
+  readonly platforms: readonly string[];
+  readonly timeoutSeconds: number;
+}
+
+export interface PairResult {
+  readonly architecture: string;
+  readonly platform: string;
+  readonly status: 'ok' | 'failed' | 'skipped';
+  readonly binaries: readonly string[];
+  readonly durationSeconds: number;
+  readonly error?: string;
+}
+
+export interface ClaimOutcome {
+  /** 'built': every pair has a result and the claim is popped; 'returned': aborted, back in the queue. */
+  readonly state: 'built' | 'returned';
+  readonly pairs: readonly PairResult[];
+}
+
+export interface BuildClaimOptions {
+  readonly layout: QueueLayout;
+  readonly queue: BuildQueueSettings;
+  readonly claim: Claim;
+  readonly builder: Builder;
+  readonly self: ProcessIdentity;
+  readonly signal: AbortSignal;
+  readonly mailer?: Mailer;
+  /** Called after each pair, for logging. */
+  readonly onPair?: (result: PairResult) => void;
+}
+
+/** Builds every pair the queue owes a claimed entry, then pops the claim (or returns it when aborted). */
+export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutcome> {
+  const { layout, claim, signal } = options;
+  const unpacked = await mkdtemp(join(layout.tmp, `.tmp-unpack-${claim.key}@${options.self.host}@${options.self.pid}-`));
+  try {
+    await extractOpkData(claim.path, unpacked);
+    const tree = await sourceTree(unpacked);
+    const spec = await readSourceDirectory(tree);
+    const { source, version } = spec.changelog;
+    const entry = layout.archiveQueueEntry(claim.key);
+    await mkdir(entry, { recursive: true });
+
+    const pairs: PairResult[] = [];
+    for (const build of planBuilds(spec.binaryPackages, options.queue.architectures, options.queue.platforms)) {
+      if (signal.aborted) break;
+      const resultFile = join(entry, `${build.architecture}_${build.platform}.result`);
+      if (await exists(resultFile)) {
+        pairs.push({ architecture: build.architecture, platform: build.platform, status: 'skipped', binaries: [], durationSeconds: 0 });
+        continue;
+      }
+      const result = await buildPair(options, build, { source, version, tree, entry, resultFile });
+      if (result === 'aborted') break;
+      pairs.push(result);
+      options.onPair?.(result);
+    }
+    if (signal.aborted) {
+      await returnClaim(layout, claim);
+      return { state: 'returned', pairs };
+    }
+    await finishClaim(layout, claim);
+    return { state: 'built', pairs };
+  } finally {
+    await rm(unpacked, { recursive: true, force: true });
+  }
+}
+
+interface Upload {
+  readonly source: string;
+  readonly version: string;
+  readonly tree: string;
+  readonly entry: string;
+  readonly resultFile: string;
+}
+
+async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload: Upload): Promise<PairResult | 'aborted'> {
+  const { layout, claim, self } = options;
+  const pairName = `${build.architecture}_${build.platform}`;
+  const work = await mkdtemp(join(layout.tmp, `.tmp-build-${claim.key}-${pairName}@${self.host}@${self.pid}-`));
+  try {
+    const outputDirectory = join(work, 'out');
+    const workDirectory = join(work, 'work');
+    await mkdir(outputDirectory);
+    await mkdir(workDirectory);
+    const logFile = join(work, 'build.log');
+    const started = new Date();
+    let outcome: BuildOutcome;
+    try {
+      outcome = await options.builder({
+        source: upload.source,
+        version: upload.version,
+        sourcePackage: claim.path,
+        sourceDirectory: upload.tree,
+        architecture: build.architecture,
+        platform: build.platform,
+        packages: build.packages,
+        workDirectory,
+        outputDirectory,
+        logFile,
+        timeoutSeconds: options.queue.timeoutSeconds,
+        signal: options.signal,
+      });
+    } catch (error) {
+      outcome = { status: 'failed', error: `builder failed: ${describeError(error)}` };
+    }
+    if (outcome.status === 'aborted') return 'aborted';
+    const finished = new Date();
+    const durationSeconds = (finished.getTime() - started.getTime()) / 1000;
+
+    const binaries = outcome.status === 'ok' ? (await readdir(outputDirectory)).filter((name) => name.endsWith('.opk')).sort() : [];
+    let error = outcome.error;
+    if (outcome.status === 'ok' && binaries.length === 0) error = 'the builder succeeded but produced no package';
+    const status = outcome.status === 'ok' && error === undefined ? 'ok' : 'failed';
+    if (status === 'ok') {
+      for (const name of binaries) await moveDurably(join(outputDirectory, name), join(upload.entry, name));
+    }
+    const log = join(upload.entry, `${pairName}.log`);
+    await ensureFile(logFile);
+    await moveDurably(logFile, log);
+    await syncDirectory(upload.entry);
+
+    const record = new Stanza([
+      ['Status', status],
+      ['Architecture', build.architecture],
+      ['Platform', build.platform],
+      ['Host', self.host],
+      ['Started', started.toISOString()],
+      ['Finished', finished.toISOString()],
+      ['Duration', durationSeconds.toFixed(3)],
+      ['Binaries', status === 'ok' ? binaries.join(' ') : ''],
+    ]);
+    if (error !== undefined) record.set('Error', error.replace(/\s+/g, ' ').trim());
+    await writeContentAtomic(upload.resultFile, formatStanza(record));
+
+    if (options.mailer) {
+      const changes = await readChangesPeople(layout, claim.key);
+      await options.mailer.send(
+        await buildLogMessage(options.mailer.settings, {
+          key: claim.key,
+          source: upload.source,
+          version: upload.version,
+          maintainer: changes.maintainer,
+          changedBy: changes.changedBy,
+          architecture: build.architecture,
+          platform: build.platform,
+          succeeded: status === 'ok',
+          host: self.host,
+          durationSeconds,
+          logPath: log,
+        }),
+      );
+    }
+    return {
+      architecture: build.architecture,
+      platform: build.platform,
+      status,
+      binaries: status === 'ok' ? binaries : [],
+      durationSeconds,
+      ...(error === undefined ? {} : { error }),
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The source tree inside an unpacked source package: its one directory under usr/src/. */
+async function sourceTree(unpacked: string): Promise<string> {
+  const base = join(unpacked, 'usr', 'src');
+  const names = await readdir(base).catch(() => [] as string[]);
+  if (names.length !== 1) throw new Error(`source package holds ${names.length} directories under usr/src/, expected one`);
+  return join(base, names[0] as string);
+}
+
+/** The Maintainer and Changed-By of a claimed upload, from its master .changes. */
+async function readChangesPeople(layout: QueueLayout, key: string): Promise<{ maintainer?: string; changedBy?: string }> {
+  try {
+    const changes = parseChanges(await readFile(layout.masterChanges(key), 'utf8'), layout.masterChanges(key));
+    return { maintainer: changes.maintainer, changedBy: changes.changedBy };
+  } catch {
+    return {};
+  }
+}
+
+async function moveDurably(from: string, to: string): Promise<void> {
+  const handle = await open(from, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(from, to);
+}
+
+async function ensureFile(path: string): Promise<void> {
+  const handle = await open(path, 'a');
+  await handle.close();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

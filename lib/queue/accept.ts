@@ -1,0 +1,252 @@
+/**
+ * PIPELINE.md step 1, accept: an upload in incoming/ becomes a master entry
+ * and one hard link in each build queue that must build it.
+ *
+ * Order of file operations, each step durable before the next:
+ *   1. copy the source package into tmp/.tmp-accept-<key>.opk, hashing the
+ *      copy and comparing it with the .changes (the farm owns this inode; an
+ *      uploader's own link could keep the count above 1 forever);
+ *      the remarks go to tmp/.tmp-accept-<key>.remarks;
+ *   2. rename the .changes copy into master/<key>.changes;
+ *   3. link the copy to master/<key>.opk and, under a dot name that no buildd
+ *      takes, to queues/buildd/<q>/.tmp-<key>.opk for every routed queue;
+ *   4. rename the marker to tmp/.tmp-publish-<key>.opk: from here on every
+ *      queue link exists;
+ *   5. rename each queue's dot name to <key>.opk (now buildd may take it);
+ *   6. remove the upload from incoming/, then the marker.
+ * The marker holds a link until the end, so builddd (which waits for link
+ * count 1) never moves a half-accepted entry. `recoverAccepts` finishes or
+ * undoes whatever a crash left: before step 3 it undoes, after it finishes.
+ * A published queue link is never recreated, so a build that already
+ * happened is never repeated.
+ */
+import { constants, createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { link, lstat, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { platformsToBuild, routeUpload } from '../formats/architecture.js';
+import { checkUpload } from '../formats/changes-upload.js';
+import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
+import { syncDirectory } from '../fs/atomic.js';
+import { uploadKey, type QueueLayout } from '../layout.js';
+import { nextSequence } from './sequence.js';
+import { UploadError } from './errors.js';
+
+/** What accept needs to know of the farm's configuration. */
+export interface Routing {
+  readonly distributions: readonly string[];
+  readonly queues: readonly { readonly name: string; readonly architectures: readonly string[]; readonly platforms: readonly string[] }[];
+}
+
+export interface AcceptedUpload {
+  readonly key: string;
+  readonly changes: Changes;
+  /** Build queues the upload was linked into. */
+  readonly queues: readonly string[];
+}
+
+const ACCEPT_MARKER = '.tmp-accept-';
+const PUBLISH_MARKER = '.tmp-publish-';
+
+/** The build queues an upload goes to, by Architecture (routeUpload) and Platform. */
+export function routeChanges(changes: Changes, routing: Routing, file: string): string[] {
+  const served = new Map<string, string>();
+  for (const queue of routing.queues) for (const architecture of queue.architectures) served.set(architecture, queue.name);
+  const route = routeUpload(changes.architectures, served);
+  if (route.unserved.length > 0) {
+    throw new UploadError('upload.unroutable', file, `no build queue serves ${route.unserved.join(', ')}`);
+  }
+  const queues = route.queues.filter((name) => {
+    const queue = routing.queues.find((candidate) => candidate.name === name);
+    return queue !== undefined && platformsToBuild(changes.platforms, queue.platforms).length > 0;
+  });
+  if (queues.length === 0) {
+    throw new UploadError('upload.unroutable', file, `no build queue builds platform ${changes.platforms.join(', ')}`);
+  }
+  return queues;
+}
+
+/** Accepts the complete upload described by `changesPath` (a .changes in incoming/). */
+export async function acceptUpload(
+  layout: QueueLayout,
+  routing: Routing,
+  changesPath: string,
+  remarks: string,
+): Promise<AcceptedUpload> {
+  const file = basename(changesPath);
+  const check = await checkUpload(changesPath);
+  if (check.state === 'incomplete') {
+    throw new UploadError('upload.incomplete', file, `upload is incomplete, waiting for ${check.waitingFor.join(', ')}`);
+  }
+  if (check.state === 'invalid') {
+    throw new UploadError('upload.invalid', file, `upload is invalid: ${check.reasons.join('; ')}`);
+  }
+  const { changes } = check;
+  if (!routing.distributions.includes(changes.distribution)) {
+    throw new UploadError(
+      'upload.distribution',
+      file,
+      `distribution "${changes.distribution}" is not one this farm accepts (${routing.distributions.join(', ')})`,
+    );
+  }
+  const queues = routeChanges(changes, routing, file);
+  const key = uploadKey(await nextSequence(layout), changes.source, changes.version);
+  const sourceFile = changes.files.find((listed) => listed.name === sourcePackageFileName(changes.source, changes.version));
+  if (!sourceFile) throw new UploadError('upload.invalid', file, 'the source package is not listed');
+
+  // Step 1: the farm's own copies, verified against the .changes.
+  const marker = join(layout.tmp, `${ACCEPT_MARKER}${key}.opk`);
+  const changesCopy = join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`);
+  const incomingDir = dirname(changesPath);
+  await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
+  await copyVerified(changesPath, changesCopy);
+  await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
+  await syncDirectory(layout.tmp);
+
+  // Step 2.
+  await rename(changesCopy, layout.masterChanges(key));
+  await publish(layout, key, queues, marker, incomingDir, changesPath);
+  return { key, changes, queues };
+}
+
+/** Steps 3 to 6, also used by recovery: idempotent from any point. */
+async function publish(
+  layout: QueueLayout,
+  key: string,
+  queues: readonly string[],
+  marker: string,
+  incomingDir: string,
+  incomingChanges?: string,
+): Promise<void> {
+  let publishMarker = marker;
+  if (basename(marker).startsWith(ACCEPT_MARKER)) {
+    await linkOnce(marker, layout.masterEntry(key));
+    for (const queue of queues) await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
+    await syncDirectory(layout.master);
+    for (const queue of queues) await syncDirectory(layout.buildQueue(queue));
+    publishMarker = join(layout.tmp, `${PUBLISH_MARKER}${key}.opk`);
+    await rename(marker, publishMarker);
+    await syncDirectory(layout.tmp);
+  }
+  // Step 5: only dot names still present are unpublished; a published entry may already be built and gone.
+  for (const queue of queues) {
+    await rename(hiddenQueueEntry(layout, queue, key), layout.buildQueueEntry(queue, key)).catch(ignoreMissing);
+    await syncDirectory(layout.buildQueue(queue));
+  }
+  // Step 6.
+  await removeAcceptedUpload(layout, key, incomingDir, incomingChanges);
+  await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
+  await unlink(publishMarker);
+  await syncDirectory(layout.tmp);
+}
+
+/**
+ * Removes from incoming/ the files of the accepted upload, the .changes last,
+ * but only files that still hold the accepted content: an uploader may have
+ * started a new upload under the same names.
+ */
+async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDir: string, incomingChanges?: string): Promise<void> {
+  const changesText = await readFile(layout.masterChanges(key), 'utf8');
+  const changes = parseChanges(changesText, layout.masterChanges(key));
+  for (const listed of changes.files) {
+    const path = join(incomingDir, listed.name);
+    if ((await sha256Of(path)) === listed.sha256) await unlink(path).catch(ignoreMissing);
+  }
+  const candidates = incomingChanges
+    ? [incomingChanges]
+    : (await readdir(incomingDir)).filter((name) => name.endsWith('.changes')).map((name) => join(incomingDir, name));
+  for (const candidate of candidates) {
+    if ((await readFile(candidate, 'utf8').catch(() => undefined)) === changesText) await unlink(candidate).catch(ignoreMissing);
+  }
+  await syncDirectory(incomingDir);
+}
+
+/**
+ * Finishes or undoes every accept a crash interrupted (I5). Returns the keys
+ * that were finished, so the caller can send their accepted mail.
+ */
+export async function recoverAccepts(layout: QueueLayout, routing: Routing): Promise<Array<{ key: string; remarks: string }>> {
+  const finished: Array<{ key: string; remarks: string }> = [];
+  for (const name of (await readdir(layout.tmp)).sort()) {
+    const match = /^\.tmp-(accept|publish)-(.+)\.opk$/.exec(name);
+    if (!match) continue;
+    const [, stage, key = ''] = match;
+    const marker = join(layout.tmp, name);
+    const remarksFile = join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`);
+    const masterChangesExists = await exists(layout.masterChanges(key));
+    if (stage === 'accept' && !(await exists(layout.masterEntry(key)))) {
+      // Crashed before step 3 finished its first link: nothing is visible yet, so undo.
+      for (const path of [marker, remarksFile, join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`), layout.masterChanges(key)]) {
+        await unlink(path).catch(ignoreMissing);
+      }
+      continue;
+    }
+    if (!masterChangesExists) throw new Error(`${marker}: accept left no ${layout.masterChanges(key)}; cannot recover`);
+    const changes = parseChanges(await readFile(layout.masterChanges(key), 'utf8'), layout.masterChanges(key));
+    const remarks = await readFile(remarksFile, 'utf8').catch(() => '');
+    await publish(layout, key, routeChanges(changes, routing, layout.masterChanges(key)), marker, layout.incoming);
+    finished.push({ key, remarks });
+  }
+  return finished;
+}
+
+function hiddenQueueEntry(layout: QueueLayout, queue: string, key: string): string {
+  return join(layout.buildQueue(queue), `.tmp-${key}.opk`);
+}
+
+/** link(2) that accepts an existing link to the same inode (a retried step). */
+async function linkOnce(existing: string, newPath: string): Promise<void> {
+  try {
+    await link(existing, newPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const [a, b] = await Promise.all([lstat(existing), lstat(newPath)]);
+    if (a.ino !== b.ino || a.dev !== b.dev) throw new Error(`${newPath} exists and is not a link to ${existing}`);
+  }
+}
+
+/** Copies a file the uploader may still touch into a new farm-owned file, checking its SHA-256 when given. */
+async function copyVerified(from: string, to: string, sha256?: string): Promise<void> {
+  const hash = createHash('sha256');
+  const hasher = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  await pipeline(
+    source.createReadStream(),
+    hasher,
+    createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }),
+  );
+  const actual = hash.digest('hex');
+  if (sha256 !== undefined && actual !== sha256) {
+    await unlink(to);
+    throw new UploadError('upload.changed', basename(from), `changed while being accepted (SHA-256 ${actual}, .changes lists ${sha256})`);
+  }
+}
+
+async function sha256Of(path: string): Promise<string | undefined> {
+  try {
+    const hash = createHash('sha256');
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) hash.update(chunk);
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function ignoreMissing(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+}
