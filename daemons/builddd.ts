@@ -31,17 +31,20 @@ await runProgram(PROGRAM, (argv) =>
     (command) => command,
     async (args) => {
       const { layout, config } = await openFarm(args.root);
+      // One scan of master/ moves every built entry: scanning once per entry would be quadratic.
       const step = async (): Promise<boolean> => {
-        const [key] = await builtMasterEntries(layout);
-        if (key === undefined) return false;
-        await moveToArchiveQueue(layout, key);
-        logEvent(PROGRAM, 'built', { key });
-        return true;
+        const keys = await builtMasterEntries(layout);
+        for (const key of keys) {
+          await moveToArchiveQueue(layout, key);
+          logEvent(PROGRAM, 'built', { key });
+        }
+        return keys.length > 0;
       };
       await runDaemon({
         program: PROGRAM,
         layout,
-        watch: [layout.master],
+        // A buildd's pop unlinks its claim: that, not master/, is where the link count falls.
+        watch: [layout.master, ...config.queues.map((queue) => layout.claims(queue.name))],
         rescanSeconds: args.rescan ?? config.rescanSeconds,
         poll: args.poll,
         once: args.once,

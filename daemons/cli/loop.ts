@@ -1,13 +1,14 @@
 /**
  * The life of a queue daemon: recover on start (I5), then run steps until
- * there is no work, again on every filesystem event (chokidar; I7 says events
+ * there is no work, again on every filesystem event (inotify; I7 says events
  * are only hints) and on a periodic rescan, which is the only trigger with
  * --poll on network filesystems. --once runs until no work is left and exits.
  * SIGTERM and SIGINT abort the step through its signal: the step finishes or
  * abandons cleanly, then the daemon exits 0. Its heartbeat is kept fresh
  * throughout and removed on a clean exit.
  */
-import { watch, type FSWatcher } from 'chokidar';
+import { watch, type FSWatcher } from 'node:fs';
+import { TEMP_PREFIX } from '../../lib/fs/atomic.js';
 import { describeError } from '../../lib/errors.js';
 import type { QueueLayout } from '../../lib/layout.js';
 import { beat, currentProcess, stopBeating } from '../../lib/queue/heartbeat.js';
@@ -87,18 +88,20 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
-  const watcher: FSWatcher = watch([...options.watch], {
-    ignoreInitial: true,
-    depth: 1,
-    usePolling: options.poll,
-    interval: 1000,
-    // Temporary names come and go all the time; only finished names mean work.
-    ignored: (path: string) => /(^|\/)\.tmp-[^/]*$/.test(path),
-  });
-  watcher.on('all', () => void drain());
-  watcher.on('error', (error) => logEvent(options.program, 'watch-error', { error: String(error) }));
+  // inotify through fs.watch, one watch per directory: a wake-up hint and
+  // nothing more, so no directory is re-read per event. With --poll there
+  // are no watches: the rescan is the poll, and the only trigger that sees
+  // other hosts' changes on a network filesystem.
+  const watchers: FSWatcher[] = options.poll
+    ? []
+    : options.watch.map((directory) =>
+        watch(directory, { persistent: false }, (_event, name) => {
+          // Temporary names come and go all the time; only finished names mean work.
+          if (typeof name === 'string' && name.startsWith(TEMP_PREFIX)) return;
+          void drain();
+        }).on('error', (error) => logEvent(options.program, 'watch-error', { directory, error: describeError(error) })),
+      );
   const rescan = setInterval(() => void drain(), options.rescanSeconds * 1000);
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   void drain();
   try {
     await finished;
@@ -106,7 +109,7 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     while (running) await new Promise((resolve) => setTimeout(resolve, 20));
   } finally {
     clearInterval(rescan);
-    await watcher.close();
+    for (const watcher of watchers) watcher.close();
   }
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeError(failure));
 }

@@ -24,7 +24,7 @@ export async function runProgram(
 ): Promise<void> {
   const base = yargs(hideBin(process.argv)).scriptName(name).strict();
   const parser = define(
-    (options.requireCommand === false ? base : base.demandCommand(1, `${name}: a command is required (see --help)`))
+    (options.requireCommand === false ? base : base.demandCommand(1, 'a command is required'))
       .recommendCommands()
       .help()
       .alias('help', 'h')

@@ -11,8 +11,8 @@
  * The opk is written before the .changes, each atomically, so a .changes
  * never names a file that is not complete.
  */
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
+import { cp, mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SRC } from '../formats/architecture.js';
 import { formatChanges, sourcePackageFileName, type ChangesFields } from '../formats/changes.js';
 import { Stanza } from '../formats/control.js';
@@ -45,7 +45,10 @@ export async function buildSourcePackage(directory: string, options: SourceBuild
   const spec = await readSourceDirectory(directory);
   const { source, version } = spec.changelog;
   const epoch = options.sourceDateEpoch ?? environmentEpoch() ?? spec.changelog.timestamp;
+  // Checked on the paths as given before creating anything, then on real paths (symlinks).
+  checkOutsideSource(resolve(directory), resolve(options.outputDirectory));
   await mkdir(options.outputDirectory, { recursive: true });
+  checkOutsideSource(await realpath(directory), await realpath(options.outputDirectory));
 
   const sourcePackage = join(options.outputDirectory, sourcePackageFileName(source, version));
   // The data tree is staged beside the output so that the writer's temporaries share its filesystem.
@@ -86,6 +89,20 @@ export async function buildSourcePackage(directory: string, options: SourceBuild
   };
   await writeContentAtomic(changesFile, formatChanges(fields));
   return { source, version, sourcePackage, changesFile };
+}
+
+/**
+ * The upload must not land in the tree it is made from: the tree is copied
+ * into a staging directory beside the upload, and a later build would pack
+ * the earlier upload.
+ */
+function checkOutsideSource(directory: string, output: string): void {
+  const path = relative(directory, output);
+  if (path === '' || (path !== '..' && !path.startsWith(`..${sep}`) && !isAbsolute(path))) {
+    throw new Error(
+      `output directory ${output} is inside the source package directory ${directory}; write the upload elsewhere, e.g. in its parent directory`,
+    );
+  }
 }
 
 /** The control stanza of the source opk. */

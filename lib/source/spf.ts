@@ -7,7 +7,7 @@
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
-import { architectureProblem, platformProblem } from '../formats/architecture.js';
+import { architectureProblem, platformProblem, SRC } from '../formats/architecture.js';
 import { parseChangelogEntry, type ChangelogEntry } from '../formats/changelog.js';
 import { listValue, parseSingleStanza, type Stanza } from '../formats/control.js';
 import { packageNameProblem } from '../formats/names.js';
@@ -59,10 +59,14 @@ export async function readSourceDirectory(directory: string): Promise<SourceDire
 }
 
 async function readBinaryPackages(directory: string): Promise<BinaryPackageSpec[]> {
-  const names = (await readdir(directory)).filter((name) => name.endsWith('.pkg')).sort();
+  // Sorted by package name, not by entry name: "hello" comes before "hello-doc", though "hello-doc.pkg" sorts before "hello.pkg".
+  const names = (await readdir(directory))
+    .filter((entry) => entry.endsWith('.pkg'))
+    .map((entry) => entry.slice(0, -'.pkg'.length))
+    .sort();
   const packages: BinaryPackageSpec[] = [];
-  for (const entry of names) {
-    const name = entry.slice(0, -'.pkg'.length);
+  for (const name of names) {
+    const entry = `${name}.pkg`;
     const nameProblem =
       packageNameProblem(name) ?? (name.startsWith('src-') ? `binary package name "${name}" uses the reserved prefix "src-"` : undefined);
     if (nameProblem !== undefined) throw problem(join(directory, entry), nameProblem);
@@ -71,7 +75,7 @@ async function readBinaryPackages(directory: string): Promise<BinaryPackageSpec[
     packages.push({
       name,
       control,
-      architectures: checkedList(control, 'Architecture', controlFile, architectureProblem),
+      architectures: checkedList(control, 'Architecture', controlFile, binaryArchitectureProblem),
       platforms: control.has('Platform') ? checkedList(control, 'Platform', controlFile, platformProblem) : ['all'],
     });
     if (!control.get('Description')) throw problem(controlFile, 'required field "Description" is missing', control);
@@ -95,6 +99,12 @@ function checkedList(
   return values;
 }
 
+/** `src` is the source package's own architecture, never a binary package's. */
+function binaryArchitectureProblem(name: string): string | undefined {
+  if (name === SRC) return `architecture "${SRC}" is reserved for source packages`;
+  return architectureProblem(name);
+}
+
 /** SPF 2.0 asks for an executable makefile whose first line names make. */
 async function checkBuildMakefile(file: string): Promise<void> {
   const text = await readText(file, 'missing: the build makefile is required');
@@ -114,7 +124,9 @@ async function readText(file: string, missing: string): Promise<string> {
   try {
     stats = await lstat(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw problem(file, missing);
+    // ENOTDIR: a `<name>.pkg` that is a file, not a directory, has no control file either.
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw problem(file, missing);
     throw error;
   }
   if (!stats.isFile()) throw problem(file, 'not a regular file');
