@@ -19,6 +19,11 @@
  * undoes whatever a crash left: before step 3 it undoes, after it finishes.
  * A published queue link is never recreated, so a build that already
  * happened is never repeated.
+ *
+ * Accepts and recoveries take turns under the accept lock (state/accept.lock):
+ * the markers do not name their owner, so without it one buildq's recovery
+ * would take another buildq's accept in progress for a crashed one and undo
+ * or race it. A lock whose holder died is taken over once stale.
  */
 import { constants, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -26,6 +31,7 @@ import { link, lstat, open, readFile, readdir, rename, unlink, writeFile } from 
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import lockfile from 'proper-lockfile';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
@@ -49,6 +55,8 @@ export interface AcceptedUpload {
 
 const ACCEPT_MARKER = '.tmp-accept-';
 const PUBLISH_MARKER = '.tmp-publish-';
+/** The holder refreshes the lock every half of this; a lock older than this belongs to a dead holder. */
+const ACCEPT_LOCK_STALE_MS = 10_000;
 
 /** The build queues an upload goes to, by Architecture (routeUpload) and Platform. */
 export function routeChanges(changes: Changes, routing: Routing, file: string): string[] {
@@ -75,6 +83,10 @@ export async function acceptUpload(
   changesPath: string,
   remarks: string,
 ): Promise<AcceptedUpload> {
+  return withAcceptLock(layout, () => acceptLocked(layout, routing, changesPath, remarks));
+}
+
+async function acceptLocked(layout: QueueLayout, routing: Routing, changesPath: string, remarks: string): Promise<AcceptedUpload> {
   const file = basename(changesPath);
   const check = await checkUpload(changesPath);
   if (check.state === 'incomplete') {
@@ -168,6 +180,10 @@ async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDi
  * that were finished, so the caller can send their accepted mail.
  */
 export async function recoverAccepts(layout: QueueLayout, routing: Routing): Promise<Array<{ key: string; remarks: string }>> {
+  return withAcceptLock(layout, () => recoverLocked(layout, routing));
+}
+
+async function recoverLocked(layout: QueueLayout, routing: Routing): Promise<Array<{ key: string; remarks: string }>> {
   const finished: Array<{ key: string; remarks: string }> = [];
   for (const name of (await readdir(layout.tmp)).sort()) {
     const match = /^\.tmp-(accept|publish)-(.+)\.opk$/.exec(name);
@@ -190,6 +206,25 @@ export async function recoverAccepts(layout: QueueLayout, routing: Routing): Pro
     finished.push({ key, remarks });
   }
   return finished;
+}
+
+/**
+ * Runs `work` holding the accept lock, waiting (about two minutes at most)
+ * for another holder. It is keyed on tmp/, where the markers it guards live:
+ * proper-lockfile tracks its locks by that path within a process, and
+ * nextSequence, called while this lock is held, keys its own on state/.
+ */
+async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
+  const release = await lockfile.lock(layout.tmp, {
+    lockfilePath: join(layout.state, 'accept.lock'),
+    stale: ACCEPT_LOCK_STALE_MS,
+    retries: { retries: 240, factor: 1.5, minTimeout: 20, maxTimeout: 500, randomize: true },
+  });
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
 }
 
 function hiddenQueueEntry(layout: QueueLayout, queue: string, key: string): string {

@@ -20,6 +20,7 @@ import {
   namesIn,
   nativeArchitecture,
   outboxSubjects,
+  pipelineSettled,
   poolFiles,
   queueLeftovers,
   removeScratch,
@@ -72,13 +73,10 @@ describe('the pipeline, end to end', () => {
     const remarks = 'Please add a Homepage field and upload again.';
     await buildq(root, ['reject', 'motd-banner', '2.3', '--remarks', remarks]);
 
-    // Done when every package is indexed and the archive queue is empty (archived removes an entry last).
+    // Done when every package is indexed and every queue directory is empty; a leftover that stays is a failure.
     await waitFor(
-      'both uploads to be in the archive',
-      async () =>
-        JSON.stringify(await indexedNames(root)) === JSON.stringify(EXPECTED_PACKAGES) &&
-        (await namesIn(join(root, 'archive-queue'))).length === 0 &&
-        (await namesIn(join(root, 'queues', 'master'))).length === 0,
+      'both uploads to be in the archive and every queue directory to be empty',
+      () => pipelineSettled(root, QUEUES, EXPECTED_PACKAGES),
       { timeoutMs: 60_000, diagnostics: async () => `${await describeRoot(root, QUEUES)}\n${daemons.logs()}` },
     );
 

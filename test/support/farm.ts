@@ -242,3 +242,15 @@ export async function initFarmInProcess(root: string, spec: FarmSpec): Promise<{
   const report = await initQueueRoot({ root, configFile });
   return { layout: new QueueLayout(root), config: report.config };
 }
+
+/**
+ * Whether the pipeline is done with what a test gave it: the feeds index
+ * exactly `expected` (package names, sorted) and every queue directory
+ * (queueLeftovers) is empty. archived removes an archive-queue entry last,
+ * and its tmp/ copy after that, so once this holds nothing is in flight.
+ */
+export async function pipelineSettled(root: string, queues: readonly string[], expected: readonly string[]): Promise<boolean> {
+  return (
+    JSON.stringify(await indexedNames(root)) === JSON.stringify(expected) && (await queueLeftovers(root, queues)).length === 0
+  );
+}

@@ -36,7 +36,7 @@ export async function waitFor<T>(
     await sleep(intervalMs);
   }
   const lines = [`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}`];
-  if (lastError !== undefined) lines.push(`last probe failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  if (lastError !== undefined) lines.push(`last probe failed: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`);
   if (options.diagnostics) {
     try {
       lines.push(await options.diagnostics());
