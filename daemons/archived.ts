@@ -57,7 +57,9 @@ await runProgram(
         await runDaemon({
           program: PROGRAM,
           layout,
-          watch: [layout.archiveQueue],
+          // The source, the completion marker, arrives inside archive-queue/<key>/.
+          watch: [],
+          watchSubdirectories: [layout.archiveQueue],
           rescanSeconds: args.rescan ?? config.rescanSeconds,
           poll: args.poll,
           once: args.once,

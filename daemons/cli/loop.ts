@@ -7,18 +7,19 @@
  * abandons cleanly, then the daemon exits 0. Its heartbeat is kept fresh
  * throughout and removed on a clean exit.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { TEMP_PREFIX } from '../../lib/fs/atomic.js';
 import { describeError } from '../../lib/errors.js';
 import type { QueueLayout } from '../../lib/layout.js';
 import { beat, currentProcess, stopBeating } from '../../lib/queue/heartbeat.js';
 import { logEvent } from './log.js';
+import { DirectoryWatch } from './watch.js';
 
 export interface DaemonOptions {
   readonly program: string;
   readonly layout: QueueLayout;
   /** Directories whose changes mean there may be work. */
   readonly watch: readonly string[];
+  /** Directories whose entries are directories: changes inside those mean work too. */
+  readonly watchSubdirectories?: readonly string[];
   readonly rescanSeconds: number;
   readonly poll: boolean;
   readonly once: boolean;
@@ -88,19 +89,16 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
-  // inotify through fs.watch, one watch per directory: a wake-up hint and
-  // nothing more, so no directory is re-read per event. With --poll there
-  // are no watches: the rescan is the poll, and the only trigger that sees
-  // other hosts' changes on a network filesystem.
-  const watchers: FSWatcher[] = options.poll
-    ? []
-    : options.watch.map((directory) =>
-        watch(directory, { persistent: false }, (_event, name) => {
-          // Temporary names come and go all the time; only finished names mean work.
-          if (typeof name === 'string' && name.startsWith(TEMP_PREFIX)) return;
-          void drain();
-        }).on('error', (error) => logEvent(options.program, 'watch-error', { directory, error: describeError(error) })),
-      );
+  // With --poll there are no watches: the rescan is the poll, and the only
+  // trigger that sees other hosts' changes on a network filesystem.
+  const watches = new DirectoryWatch(
+    () => void drain(),
+    (directory, error) => logEvent(options.program, 'watch-error', { directory, error }),
+  );
+  if (!options.poll) {
+    for (const directory of options.watch) await watches.add(directory);
+    for (const directory of options.watchSubdirectories ?? []) await watches.add(directory, true);
+  }
   const rescan = setInterval(() => void drain(), options.rescanSeconds * 1000);
   void drain();
   try {
@@ -109,7 +107,7 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     while (running) await new Promise((resolve) => setTimeout(resolve, 20));
   } finally {
     clearInterval(rescan);
-    for (const watcher of watchers) watcher.close();
+    watches.close();
   }
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeError(failure));
 }
