@@ -13,11 +13,12 @@
  * is harmless because the result, written last, names what counts.
  * Aborted (SIGTERM), the build in progress is killed and the claim returned.
  */
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import { parseChanges } from '../formats/changes.js';
 import { Stanza, formatStanza } from '../formats/control.js';
+import { pathExists } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
 import { buildLogMessage } from '../mail/messages.js';
@@ -79,7 +80,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
     for (const build of planBuilds(spec.binaryPackages, options.queue.architectures, options.queue.platforms)) {
       if (signal.aborted) break;
       const resultFile = join(entry, `${build.architecture}_${build.platform}.result`);
-      if (await exists(resultFile)) {
+      if (await pathExists(resultFile)) {
         pairs.push({ architecture: build.architecture, platform: build.platform, status: 'skipped', binaries: [], durationSeconds: 0 });
         continue;
       }
@@ -228,11 +229,4 @@ async function moveDurably(from: string, to: string): Promise<void> {
 async function ensureFile(path: string): Promise<void> {
   const handle = await open(path, 'a');
   await handle.close();
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -35,6 +35,7 @@ import lockfile from 'proper-lockfile';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
+import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
@@ -191,8 +192,8 @@ async function recoverLocked(layout: QueueLayout, routing: Routing): Promise<Arr
     const [, stage, key = ''] = match;
     const marker = join(layout.tmp, name);
     const remarksFile = join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`);
-    const masterChangesExists = await exists(layout.masterChanges(key));
-    if (stage === 'accept' && !(await exists(layout.masterEntry(key)))) {
+    const masterChangesExists = await pathExists(layout.masterChanges(key));
+    if (stage === 'accept' && !(await pathExists(layout.masterEntry(key)))) {
       // Crashed before step 3 finished its first link: nothing is visible yet, so undo.
       for (const path of [marker, remarksFile, join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`), layout.masterChanges(key)]) {
         await unlink(path).catch(ignoreMissing);
@@ -273,15 +274,4 @@ async function sha256Of(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
 }

@@ -7,6 +7,7 @@
  */
 import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ignoreMissing } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 
@@ -31,8 +32,4 @@ export async function moveToArchiveQueue(layout: QueueLayout, key: string): Prom
   await rename(layout.masterEntry(key), join(entry, `${key}.opk`));
   await syncDirectory(entry);
   await syncDirectory(layout.master);
-}
-
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
 }

@@ -11,6 +11,7 @@ import { uploadFileNameProblem } from '../formats/changes.js';
 import type { UploadCheck } from '../formats/changes-upload.js';
 import { sourceNameProblem } from '../formats/names.js';
 import { versionProblem } from '../formats/version.js';
+import { ignoreMissing } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
@@ -53,8 +54,4 @@ export async function rejectUpload(
   await syncDirectory(directory);
   await syncDirectory(incoming);
   return { key, directory };
-}
-
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
 }
