@@ -13,20 +13,20 @@
  * is harmless because the result, written last, names what counts.
  * Aborted (SIGTERM), the build in progress is killed and the claim returned.
  */
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { describeError } from '../errors.js';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { FormatError, describeError } from '../errors.js';
 import { parseChanges } from '../formats/changes.js';
 import { Stanza, formatStanza } from '../formats/control.js';
 import { pathExists } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
-import type { QueueLayout } from '../layout.js';
+import { parseUploadKey, type QueueLayout } from '../layout.js';
 import { buildLogMessage } from '../mail/messages.js';
 import type { Mailer } from '../mail/mailer.js';
 import { extractOpkData } from '../opk/extract.js';
 import { finishClaim, returnClaim, type Claim } from '../queue/claims.js';
 import type { ProcessIdentity } from '../queue/heartbeat.js';
-import { readSourceDirectory } from '../source/spf.js';
+import { readSourceDirectory, type SourceDirectory } from '../source/spf.js';
 import type { Builder, BuildOutcome } from './builder.js';
 import { planBuilds, type PlannedBuild } from './select.js';
 
@@ -69,11 +69,19 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
   const { layout, claim, signal } = options;
   const unpacked = await mkdtemp(join(layout.tmp, `.tmp-unpack-${claim.key}@${options.self.host}@${options.self.pid}-`));
   try {
-    await extractOpkData(claim.path, unpacked);
-    const tree = await sourceTree(unpacked);
-    const spec = await readSourceDirectory(tree);
-    const { source, version } = spec.changelog;
     const entry = layout.archiveQueueEntry(claim.key);
+    let tree: string;
+    let spec: SourceDirectory;
+    try {
+      await extractOpkData(claim.path, unpacked);
+      tree = await sourceTree(unpacked, basename(claim.path));
+      spec = await readSourceDirectory(tree);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      // Building again would fail again: record the failure, pop, and let the upload move on.
+      return await refuseUnbuildable(options, entry, error);
+    }
+    const { source, version } = spec.changelog;
     await mkdir(entry, { recursive: true });
 
     const pairs: PairResult[] = [];
@@ -140,7 +148,6 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     }
     if (outcome.status === 'aborted') return 'aborted';
     const finished = new Date();
-    const durationSeconds = (finished.getTime() - started.getTime()) / 1000;
 
     const binaries = outcome.status === 'ok' ? (await readdir(outputDirectory)).filter((name) => name.endsWith('.opk')).sort() : [];
     let error = outcome.error;
@@ -149,60 +156,117 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     if (status === 'ok') {
       for (const name of binaries) await moveDurably(join(outputDirectory, name), join(upload.entry, name));
     }
-    const log = join(upload.entry, `${pairName}.log`);
-    await ensureFile(logFile);
-    await moveDurably(logFile, log);
-    await syncDirectory(upload.entry);
-
-    const record = new Stanza([
-      ['Status', status],
-      ['Architecture', build.architecture],
-      ['Platform', build.platform],
-      ['Host', self.host],
-      ['Started', started.toISOString()],
-      ['Finished', finished.toISOString()],
-      ['Duration', durationSeconds.toFixed(3)],
-      ['Binaries', status === 'ok' ? binaries.join(' ') : ''],
-    ]);
-    if (error !== undefined) record.set('Error', error.replace(/\s+/g, ' ').trim());
-    await writeContentAtomic(upload.resultFile, formatStanza(record));
-
-    if (options.mailer) {
-      const changes = await readChangesPeople(layout, claim.key);
-      await options.mailer.send(
-        await buildLogMessage(options.mailer.settings, {
-          key: claim.key,
-          source: upload.source,
-          version: upload.version,
-          maintainer: changes.maintainer,
-          changedBy: changes.changedBy,
-          architecture: build.architecture,
-          platform: build.platform,
-          succeeded: status === 'ok',
-          host: self.host,
-          durationSeconds,
-          logPath: log,
-        }),
-      );
-    }
-    return {
+    return await recordPair(options, upload, {
       architecture: build.architecture,
       platform: build.platform,
       status,
       binaries: status === 'ok' ? binaries : [],
-      durationSeconds,
+      started,
+      finished,
+      logFile,
       ...(error === undefined ? {} : { error }),
-    };
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
+/**
+ * A claimed source package that cannot be unpacked or read as SPF 2.0 (accept
+ * checks it, so this is a package that changed meaning, e.g. a stricter check):
+ * one failed build per architecture of the queue, with the reason as its log.
+ */
+async function refuseUnbuildable(options: BuildClaimOptions, entry: string, error: FormatError): Promise<ClaimOutcome> {
+  const { layout, claim, self } = options;
+  const key = parseUploadKey(claim.key);
+  await mkdir(entry, { recursive: true });
+  const pairs: PairResult[] = [];
+  for (const architecture of [...options.queue.architectures].sort()) {
+    const now = new Date();
+    const logFile = join(layout.tmp, `.tmp-build-${claim.key}-${architecture}@${self.host}@${self.pid}-unusable.log`);
+    await writeFile(logFile, `opkfarm: the source package cannot be built: ${error.message}\n`);
+    const result = await recordPair(
+      options,
+      { source: key?.source ?? claim.key, version: key?.version ?? '', entry },
+      { architecture, platform: 'all', status: 'failed', binaries: [], started: now, finished: now, logFile, error: error.message },
+    );
+    pairs.push(result);
+    options.onPair?.(result);
+  }
+  await finishClaim(layout, claim);
+  return { state: 'built', pairs };
+}
+
+interface PairRecord {
+  readonly architecture: string;
+  readonly platform: string;
+  readonly status: 'ok' | 'failed';
+  readonly binaries: readonly string[];
+  readonly started: Date;
+  readonly finished: Date;
+  /** The build log, moved into the entry. */
+  readonly logFile: string;
+  readonly error?: string;
+}
+
+/** Steps 2 (the log) to 4 (mail) of a pair whose binaries are in the entry already: the result is written last. */
+async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'source' | 'version' | 'entry'>, pair: PairRecord): Promise<PairResult> {
+  const { layout, claim, self } = options;
+  const pairName = `${pair.architecture}_${pair.platform}`;
+  const durationSeconds = (pair.finished.getTime() - pair.started.getTime()) / 1000;
+  const log = join(upload.entry, `${pairName}.log`);
+  await ensureFile(pair.logFile);
+  await moveDurably(pair.logFile, log);
+  await syncDirectory(upload.entry);
+
+  const record = new Stanza([
+    ['Status', pair.status],
+    ['Architecture', pair.architecture],
+    ['Platform', pair.platform],
+    ['Host', self.host],
+    ['Started', pair.started.toISOString()],
+    ['Finished', pair.finished.toISOString()],
+    ['Duration', durationSeconds.toFixed(3)],
+    ['Binaries', pair.binaries.join(' ')],
+  ]);
+  if (pair.error !== undefined) record.set('Error', pair.error.replace(/\s+/g, ' ').trim());
+  await writeContentAtomic(join(upload.entry, `${pairName}.result`), formatStanza(record));
+
+  if (options.mailer) {
+    const changes = await readChangesPeople(layout, claim.key);
+    await options.mailer.send(
+      await buildLogMessage(options.mailer.settings, {
+        key: claim.key,
+        source: upload.source,
+        version: upload.version,
+        maintainer: changes.maintainer,
+        changedBy: changes.changedBy,
+        architecture: pair.architecture,
+        platform: pair.platform,
+        succeeded: pair.status === 'ok',
+        host: self.host,
+        durationSeconds,
+        logPath: log,
+      }),
+    );
+  }
+  return {
+    architecture: pair.architecture,
+    platform: pair.platform,
+    status: pair.status,
+    binaries: pair.binaries,
+    durationSeconds,
+    ...(pair.error === undefined ? {} : { error: pair.error }),
+  };
+}
+
 /** The source tree inside an unpacked source package: its one directory under usr/src/. */
-async function sourceTree(unpacked: string): Promise<string> {
+async function sourceTree(unpacked: string, file: string): Promise<string> {
   const base = join(unpacked, 'usr', 'src');
   const names = await readdir(base).catch(() => [] as string[]);
-  if (names.length !== 1) throw new Error(`source package holds ${names.length} directories under usr/src/, expected one`);
+  if (names.length !== 1) {
+    throw new FormatError('source.malformed', file, `source package holds ${names.length} directories under usr/src/, expected one`);
+  }
   return join(base, names[0] as string);
 }
 

@@ -39,6 +39,7 @@ import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
+import { sourcePackageProblems } from './source-check.js';
 import { UploadError } from './errors.js';
 
 /** What accept needs to know of the farm's configuration. */
@@ -114,6 +115,12 @@ async function acceptLocked(layout: QueueLayout, routing: Routing, changesPath: 
   const changesCopy = join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`);
   const incomingDir = dirname(changesPath);
   await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
+  // Checked in the farm's copy: exactly what buildd will unpack.
+  const problems = await sourcePackageProblems(marker, sourceFile.name, changes);
+  if (problems.length > 0) {
+    await unlink(marker);
+    throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
+  }
   await copyVerified(changesPath, changesCopy);
   await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
   await syncDirectory(layout.tmp);
