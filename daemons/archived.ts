@@ -14,11 +14,15 @@
  *   "installed", and removes the entry last. Holds the archive lock while it
  *   writes.
  *
+ *   An entry that cannot be included (its .changes is broken) is logged and
+ *   set aside until the next start; the others go on.
+ *
  * KILLED
  *   Inclusion is idempotent: an entry whose inclusion was interrupted is
  *   still complete and is included again, giving the same pool and indexes.
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
+import { InclusionError } from '../lib/archive/errors.js';
 import { includeEntry } from '../lib/archive/include.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { daemonOptions } from './cli/daemon-options.js';
@@ -39,10 +43,21 @@ await runProgram(
       async (args) => {
         const { layout, config } = await openFarm(args.root);
         const mailer = createMailer(config, layout);
+        // Entries whose inclusion failed for a reason a retry cannot fix (a broken .changes): set
+        // aside for this run, so one bad entry never stops the others; a restart tries them again.
+        const setAside = new Set<string>();
         const step = async (): Promise<boolean> => {
-          const [key] = await pendingArchiveEntries(layout);
+          const key = (await pendingArchiveEntries(layout)).find((candidate) => !setAside.has(candidate));
           if (key === undefined) return false;
-          const report = await includeEntry(layout, key, { mailer });
+          let report;
+          try {
+            report = await includeEntry(layout, key, { mailer });
+          } catch (error) {
+            if (!(error instanceof InclusionError)) throw error;
+            setAside.add(key);
+            logEvent(PROGRAM, 'inclusion-failed', { key, code: error.code, error: error.message });
+            return true;
+          }
           for (const refused of report.refused) logEvent(PROGRAM, 'refused', { key, file: refused.file, reason: refused.reason });
           logEvent(PROGRAM, 'installed', {
             key,
