@@ -83,9 +83,10 @@ await runProgram(PROGRAM, (argv) =>
           { remarks: args.remarks, remarksFile: args['remarks-file'] },
           template('Accepting', args.source, args.version, 'An empty message accepts without remarks.'),
         );
-        const accepted = await acceptUpload(farm.layout, farm.config, upload.changesPath, remarks ?? '');
+        const accepted = await acceptUpload(farm.layout, farm.config, upload.changesPath, remarks ?? '', (key, text) =>
+          mailAccepted(farm, key, text),
+        );
         logEvent(PROGRAM, 'accepted', { key: accepted.key, source: args.source, version: args.version, queues: accepted.queues.join(',') });
-        await mailAccepted(farm, accepted.key, remarks ?? '');
         process.stdout.write(`Accepted ${args.source} ${args.version} as ${accepted.key} into ${accepted.queues.join(', ')}\n`);
       },
     )
@@ -126,13 +127,13 @@ await runProgram(PROGRAM, (argv) =>
 /** Opens the farm and finishes any accept an earlier run left half done (I5). */
 async function openReviewedFarm(root: string | undefined): Promise<Farm> {
   const farm = await openFarm(root);
-  for (const { key, remarks } of await recoverAccepts(farm.layout, farm.config)) {
+  for (const { key } of await recoverAccepts(farm.layout, farm.config, (key, remarks) => mailAccepted(farm, key, remarks))) {
     logEvent(PROGRAM, 'accept-recovered', { key });
-    await mailAccepted(farm, key, remarks);
   }
   return farm;
 }
 
+/** The accepted mail; accept calls it before its last step, so a crash re-sends rather than loses it. */
 async function mailAccepted(farm: Farm, key: string, remarks: string): Promise<void> {
   const changesText = await readFile(farm.layout.masterChanges(key), 'utf8').catch(() => undefined);
   if (changesText === undefined) return;

@@ -13,12 +13,14 @@
  *   4. rename the marker to tmp/.tmp-publish-<key>.opk: from here on every
  *      queue link exists;
  *   5. rename each queue's dot name to <key>.opk (now buildd may take it);
- *   6. remove the upload from incoming/, then the marker.
+ *   6. remove the upload from incoming/, tell `notify` (the accepted mail),
+ *      then remove the marker.
  * The marker holds a link until the end, so builddd (which waits for link
  * count 1) never moves a half-accepted entry. `recoverAccepts` finishes or
  * undoes whatever a crash left: before step 3 it undoes, after it finishes.
  * A published queue link is never recreated, so a build that already
- * happened is never repeated.
+ * happened is never repeated; `notify` runs again after a crash before the
+ * marker's removal, so the accepted mail is sent at least once.
  *
  * Accepts and recoveries take turns under the accept lock (state/accept.lock):
  * the markers do not name their owner, so without it one buildq's recovery
@@ -55,6 +57,9 @@ export interface AcceptedUpload {
   readonly queues: readonly string[];
 }
 
+/** Told once an upload is in its build queues, before the accept's last step (the accepted mail). */
+export type AcceptNotifier = (key: string, remarks: string) => Promise<void>;
+
 const ACCEPT_MARKER = '.tmp-accept-';
 const PUBLISH_MARKER = '.tmp-publish-';
 /** The holder refreshes the lock every half of this; a lock older than this belongs to a dead holder. */
@@ -84,11 +89,18 @@ export async function acceptUpload(
   routing: Routing,
   changesPath: string,
   remarks: string,
+  notify?: AcceptNotifier,
 ): Promise<AcceptedUpload> {
-  return withAcceptLock(layout, () => acceptLocked(layout, routing, changesPath, remarks));
+  return withAcceptLock(layout, () => acceptLocked(layout, routing, changesPath, remarks, notify));
 }
 
-async function acceptLocked(layout: QueueLayout, routing: Routing, changesPath: string, remarks: string): Promise<AcceptedUpload> {
+async function acceptLocked(
+  layout: QueueLayout,
+  routing: Routing,
+  changesPath: string,
+  remarks: string,
+  notify: AcceptNotifier | undefined,
+): Promise<AcceptedUpload> {
   const file = basename(changesPath);
   const check = await checkUpload(changesPath);
   if (check.state === 'incomplete') {
@@ -127,19 +139,20 @@ async function acceptLocked(layout: QueueLayout, routing: Routing, changesPath: 
 
   // Step 2.
   await rename(changesCopy, layout.masterChanges(key));
-  await publish(layout, key, queues, marker, incomingDir, changesPath);
+  await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, remarks, notify });
   return { key, changes, queues };
 }
 
 /** Steps 3 to 6, also used by recovery: idempotent from any point. */
-async function publish(
-  layout: QueueLayout,
-  key: string,
-  queues: readonly string[],
-  marker: string,
-  incomingDir: string,
-  incomingChanges?: string,
-): Promise<void> {
+interface PublishContext {
+  readonly incomingDir: string;
+  /** The upload's .changes in incoming/, when known (recovery finds it by content). */
+  readonly incomingChanges?: string;
+  readonly remarks: string;
+  readonly notify?: AcceptNotifier;
+}
+
+async function publish(layout: QueueLayout, key: string, queues: readonly string[], marker: string, context: PublishContext): Promise<void> {
   let publishMarker = marker;
   if (basename(marker).startsWith(ACCEPT_MARKER)) {
     await linkOnce(marker, layout.masterEntry(key));
@@ -156,7 +169,8 @@ async function publish(
     await syncDirectory(layout.buildQueue(queue));
   }
   // Step 6.
-  await removeAcceptedUpload(layout, key, incomingDir, incomingChanges);
+  await removeAcceptedUpload(layout, key, context.incomingDir, context.incomingChanges);
+  await context.notify?.(key, context.remarks);
   await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
   await unlink(publishMarker);
   await syncDirectory(layout.tmp);
@@ -184,14 +198,22 @@ async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDi
 }
 
 /**
- * Finishes or undoes every accept a crash interrupted (I5). Returns the keys
- * that were finished, so the caller can send their accepted mail.
+ * Finishes or undoes every accept a crash interrupted (I5), telling `notify`
+ * of each one it finishes. Returns the keys finished.
  */
-export async function recoverAccepts(layout: QueueLayout, routing: Routing): Promise<Array<{ key: string; remarks: string }>> {
-  return withAcceptLock(layout, () => recoverLocked(layout, routing));
+export async function recoverAccepts(
+  layout: QueueLayout,
+  routing: Routing,
+  notify?: AcceptNotifier,
+): Promise<Array<{ key: string; remarks: string }>> {
+  return withAcceptLock(layout, () => recoverLocked(layout, routing, notify));
 }
 
-async function recoverLocked(layout: QueueLayout, routing: Routing): Promise<Array<{ key: string; remarks: string }>> {
+async function recoverLocked(
+  layout: QueueLayout,
+  routing: Routing,
+  notify: AcceptNotifier | undefined,
+): Promise<Array<{ key: string; remarks: string }>> {
   const finished: Array<{ key: string; remarks: string }> = [];
   for (const name of (await readdir(layout.tmp)).sort()) {
     const match = /^\.tmp-(accept|publish)-(.+)\.opk$/.exec(name);
@@ -210,7 +232,8 @@ async function recoverLocked(layout: QueueLayout, routing: Routing): Promise<Arr
     if (!masterChangesExists) throw new Error(`${marker}: accept left no ${layout.masterChanges(key)}; cannot recover`);
     const changes = parseChanges(await readFile(layout.masterChanges(key), 'utf8'), layout.masterChanges(key));
     const remarks = await readFile(remarksFile, 'utf8').catch(() => '');
-    await publish(layout, key, routeChanges(changes, routing, layout.masterChanges(key)), marker, layout.incoming);
+    const queues = routeChanges(changes, routing, layout.masterChanges(key));
+    await publish(layout, key, queues, marker, { incomingDir: layout.incoming, remarks, notify });
     finished.push({ key, remarks });
   }
   return finished;
