@@ -20,7 +20,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseChanges } from '../lib/formats/changes.js';
 import { formatStanza } from '../lib/formats/control.js';
-import { createMailer } from '../lib/mail/mailer.js';
+import { createMailer, type Mailer } from '../lib/mail/mailer.js';
 import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
 import { acceptUpload, recoverAccepts, routeChanges } from '../lib/queue/accept.js';
 import { findIncoming, listIncoming } from '../lib/queue/incoming.js';
@@ -105,10 +105,9 @@ await runProgram(PROGRAM, (argv) =>
         const rejected = await rejectUpload(farm.layout, upload.changesPath, upload.check, remarks);
         logEvent(PROGRAM, 'rejected', { key: rejected.key, source: args.source, version: args.version });
         const stanza = upload.check.state === 'invalid' ? upload.check.stanza : upload.check.changes.stanza;
-        const mailer = createMailer(farm.config, farm.layout);
         report(
-          await mailer.send(
-            rejectedMessage(mailer.settings, {
+          await farm.mailer.send(
+            rejectedMessage(farm.mailer.settings, {
               key: rejected.key,
               source: args.source,
               version: args.version,
@@ -124,9 +123,18 @@ await runProgram(PROGRAM, (argv) =>
     ),
 );
 
-/** Opens the farm and finishes any accept an earlier run left half done (I5). */
-async function openReviewedFarm(root: string | undefined): Promise<Farm> {
-  const farm = await openFarm(root);
+interface ReviewedFarm extends Farm {
+  readonly mailer: Mailer;
+}
+
+/**
+ * Opens the farm and its mailer (a mail setting that cannot work stops
+ * buildq before it changes anything), then finishes any accept an earlier
+ * run left half done (I5).
+ */
+async function openReviewedFarm(root: string | undefined): Promise<ReviewedFarm> {
+  const opened = await openFarm(root);
+  const farm = { ...opened, mailer: createMailer(opened.config, opened.layout) };
   for (const { key } of await recoverAccepts(farm.layout, farm.config, (key, remarks) => mailAccepted(farm, key, remarks))) {
     logEvent(PROGRAM, 'accept-recovered', { key });
   }
@@ -134,14 +142,13 @@ async function openReviewedFarm(root: string | undefined): Promise<Farm> {
 }
 
 /** The accepted mail; accept calls it before its last step, so a crash re-sends rather than loses it. */
-async function mailAccepted(farm: Farm, key: string, remarks: string): Promise<void> {
+async function mailAccepted(farm: ReviewedFarm, key: string, remarks: string): Promise<void> {
   const changesText = await readFile(farm.layout.masterChanges(key), 'utf8').catch(() => undefined);
   if (changesText === undefined) return;
   const changes = parseChanges(changesText, farm.layout.masterChanges(key));
-  const mailer = createMailer(farm.config, farm.layout);
   report(
-    await mailer.send(
-      acceptedMessage(mailer.settings, {
+    await farm.mailer.send(
+      acceptedMessage(farm.mailer.settings, {
         key,
         source: changes.source,
         version: changes.version,

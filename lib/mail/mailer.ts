@@ -4,6 +4,7 @@
  * sent is reported to the caller, who logs it and goes on.
  */
 import type { FarmConfig } from '../config.js';
+import { EnvironmentError } from '../errors.js';
 import type { QueueLayout } from '../layout.js';
 import { mailSettings, type MailSettings, type Notice } from './messages.js';
 import { OutboxTransport } from './outbox.js';
@@ -15,8 +16,17 @@ export interface Mailer {
   send(notice: Notice): Promise<Delivery & { failure?: string }>;
 }
 
-/** The mailer of a farm. SMTP and sendmail transports are not implemented yet and fall back to the outbox. */
+/**
+ * The mailer of a farm. Only the outbox transport exists yet: a farm
+ * configured for SMTP or sendmail is refused rather than left believing its
+ * mail goes out.
+ */
 export function createMailer(config: FarmConfig, layout: QueueLayout): Mailer {
+  if (config.mail.transport !== 'outbox') {
+    throw new EnvironmentError(
+      `Mail-Transport: ${config.mail.transport} is not implemented yet; set Mail-Transport: outbox (mail is written to ${layout.outbox})`,
+    );
+  }
   const settings = mailSettings({ from: config.mail.from, copyTo: config.mail.copyTo });
   const transport: MailTransport = new OutboxTransport(layout.outbox);
   return {

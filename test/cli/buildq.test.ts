@@ -83,6 +83,18 @@ describe('buildq', () => {
     expect(String(accept.stderr)).toBe('buildq: no terminal and no $EDITOR: pass --remarks TEXT or --remarks-file FILE');
   });
 
+  it('refuses a mail transport that does not exist yet before changing anything', async () => {
+    const configFile = join(root, 'opkfarm.conf');
+    await writeFile(configFile, (await readFile(configFile, 'utf8')).replace('Distributions: trunk', 'Distributions: trunk\nMail-Transport: smtp'));
+    const accept = await runProgram('buildq', ['--root', root, 'accept', 'hello', '1.0-1', '--remarks', 'x']);
+    expect(accept.exitCode).toBe(69);
+    expect(String(accept.stderr)).toBe(
+      `buildq: Mail-Transport: smtp is not implemented yet; set Mail-Transport: outbox (mail is written to ${join(root, 'outbox')})`,
+    );
+    expect(await readdir(join(root, 'incoming'))).toContain('hello_1.0-1.changes');
+    expect(await readdir(join(root, 'queues', 'master'))).toEqual([]);
+  });
+
   it('names an upload that is not there, and one that is not complete', async () => {
     const missing = await runProgram('buildq', ['--root', root, 'accept', 'nosuch', '1.0', '--remarks', 'x']);
     expect(missing.exitCode).toBe(1);
