@@ -38,7 +38,7 @@ await runProgram(
   (argv) =>
     daemonOptions(argv).command(
       '$0',
-      'run the daemon',
+      'include complete archive-queue entries into the archive (PIPELINE.md step 4)',
       (command) => command,
       async (args) => {
         const { layout, config } = await openFarm(args.root);

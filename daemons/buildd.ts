@@ -44,7 +44,7 @@ await runProgram(
       .option('queue', { alias: 'q', type: 'string', demandOption: true, describe: 'the build queue to serve' })
       .command(
         '$0',
-        'run the daemon',
+        'build the oldest packages of a build queue, one claim at a time (PIPELINE.md step 2)',
         (command) => command,
         async (args) => {
           const { layout, config } = await openFarm(args.root);

@@ -27,7 +27,7 @@ const PROGRAM = 'builddd';
 await runProgram(PROGRAM, (argv) =>
   daemonOptions(argv).command(
     '$0',
-    'run the daemon',
+    'move fully built uploads from queues/master/ to the archive queue (PIPELINE.md step 3)',
     (command) => command,
     async (args) => {
       const { layout, config } = await openFarm(args.root);
