@@ -7,8 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Daemons } from '../support/daemons.js';
+import { describe, expect, it } from 'vitest';
+import { usePipelineScratch } from '../support/pipeline-scratch.js';
 import {
   buildUpload,
   buildq,
@@ -23,8 +23,6 @@ import {
   pipelineSettled,
   poolFiles,
   queueLeftovers,
-  removeScratch,
-  scratchDirectory,
 } from '../support/farm.js';
 import { describeProcesses, processesWithin } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
@@ -33,22 +31,11 @@ const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const QUEUES = ['native', 'indep'];
 const EXPECTED_PACKAGES = ['hello', 'hello-doc', 'libgreet-dev', 'libgreet1', 'src-hello', 'src-libgreet'];
 
-let scratch: string | undefined;
-const daemons = new Daemons();
-
-beforeEach(async () => {
-  scratch = await scratchDirectory('end-to-end');
-});
-
-afterEach(async () => {
-  await daemons.stopAll();
-  await removeScratch(scratch);
-  scratch = undefined;
-});
+const { directory, daemons } = usePipelineScratch('end-to-end');
 
 describe('the pipeline, end to end', () => {
   it('builds, archives, rejects and mails the three samples, leaves every queue empty and stops cleanly', async () => {
-    const root = join(scratch as string, 'root');
+    const root = join(directory(), 'root');
     const arch = nativeArchitecture();
     await initFarm(root, {
       name: 'e2e',

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Daemons } from '../support/daemons.js';
+import { describe, expect, it } from 'vitest';
+import { usePipelineScratch } from '../support/pipeline-scratch.js';
 import {
   buildUpload,
   buildq,
@@ -20,8 +20,6 @@ import {
   pipelineSettled,
   poolFiles,
   queueLeftovers,
-  removeScratch,
-  scratchDirectory,
 } from '../support/farm.js';
 import { processesWithin } from '../support/processes.js';
 import { writeSourcePackage } from '../support/sources.js';
@@ -30,22 +28,11 @@ import { waitFor } from '../support/wait.js';
 const QUEUES = ['native', 'indep'];
 const KEY = '0000000001_failpkg_1.0';
 
-let scratch: string | undefined;
-const daemons = new Daemons();
-
-beforeEach(async () => {
-  scratch = await scratchDirectory('failing-build');
-});
-
-afterEach(async () => {
-  await daemons.stopAll();
-  await removeScratch(scratch);
-  scratch = undefined;
-});
+const { directory, daemons } = usePipelineScratch('failing-build');
 
 describe('a build failing on one architecture', () => {
   it('is recorded, stored and mailed; the other architecture is archived; nothing is stuck', async () => {
-    const base = scratch as string;
+    const base = directory();
     const root = join(base, 'root');
     const arch = nativeArchitecture();
     await initFarm(root, {

@@ -5,9 +5,9 @@
  * left behind. A trivial external builder keeps it fast and counts builds.
  */
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countedBuilds, writeCommandBuilder } from '../support/builders.js';
-import { Daemons } from '../support/daemons.js';
+import { usePipelineScratch } from '../support/pipeline-scratch.js';
 import {
   buildUpload,
   buildq,
@@ -19,8 +19,6 @@ import {
   pipelineSettled,
   poolFiles,
   queueLeftovers,
-  removeScratch,
-  scratchDirectory,
 } from '../support/farm.js';
 import { processesWithin } from '../support/processes.js';
 import { writeSourcePackage } from '../support/sources.js';
@@ -29,18 +27,7 @@ import { waitFor } from '../support/wait.js';
 const UPLOADS = 50;
 const BUILDERS = 3;
 
-let scratch: string | undefined;
-const daemons = new Daemons();
-
-beforeEach(async () => {
-  scratch = await scratchDirectory('many-builders');
-});
-
-afterEach(async () => {
-  await daemons.stopAll();
-  await removeScratch(scratch);
-  scratch = undefined;
-});
+const { directory, daemons } = usePipelineScratch('many-builders');
 
 /** `event=<event> queue=indep key=<key>` lines of buildd logs, as keys. */
 function keysOf(log: string, event: string): string[] {
@@ -49,7 +36,7 @@ function keysOf(log: string, event: string): string[] {
 
 describe('several buildd on one queue', () => {
   it(`build each of ${UPLOADS} uploads exactly once`, async () => {
-    const base = scratch as string;
+    const base = directory();
     const root = join(base, 'root');
     const counter = join(base, 'builds');
     const builder = await writeCommandBuilder({ directory: base, counter });

@@ -6,9 +6,9 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countedBuilds, writeCommandBuilder } from '../support/builders.js';
-import { Daemons } from '../support/daemons.js';
+import { usePipelineScratch } from '../support/pipeline-scratch.js';
 import {
   buildUpload,
   buildq,
@@ -20,8 +20,6 @@ import {
   pipelineSettled,
   poolFiles,
   queueLeftovers,
-  removeScratch,
-  scratchDirectory,
 } from '../support/farm.js';
 import { describeProcesses, killGroup, processGroupMembers, processesWithin } from '../support/processes.js';
 import { writeSourcePackage } from '../support/sources.js';
@@ -29,20 +27,10 @@ import { waitFor } from '../support/wait.js';
 
 const KEY = '0000000001_slowpkg_1.0';
 
-let scratch: string | undefined;
 let buildGroup: number | undefined;
-const daemons = new Daemons();
-
-beforeEach(async () => {
-  scratch = await scratchDirectory('restart');
-});
-
-afterEach(async () => {
-  await daemons.stopAll();
+const { directory, daemons } = usePipelineScratch('restart', () => {
   if (buildGroup !== undefined) killGroup(buildGroup);
   buildGroup = undefined;
-  await removeScratch(scratch);
-  scratch = undefined;
 });
 
 const exists = (path: string) =>
@@ -53,7 +41,7 @@ const exists = (path: string) =>
 
 describe('buildd killed during a build', () => {
   it('the next buildd returns the claim, removes the work directory, kills the build, and the package is built once', async () => {
-    const base = scratch as string;
+    const base = directory();
     const root = join(base, 'root');
     const counter = join(base, 'builds');
     const slow = { marker: join(base, 'slept'), pidFile: join(base, 'build.pid'), started: join(base, 'started'), seconds: 30 };
