@@ -77,12 +77,7 @@ await runProgram(PROGRAM, (argv) =>
       'accept an upload into the build queues and mail the maintainer and uploader',
       (command) => remarksOptions(uploadArguments(command)),
       async (args) => {
-        const farm = await openReviewedFarm(args.root);
-        const upload = await findIncoming(farm.layout, args.source, args.version);
-        const remarks = await obtainRemarks(
-          { remarks: args.remarks, remarksFile: args['remarks-file'] },
-          template('Accepting', args.source, args.version, 'An empty message accepts without remarks.'),
-        );
+        const { farm, upload, remarks } = await review(args, 'Accepting', 'An empty message accepts without remarks.');
         const accepted = await acceptUpload(farm.layout, farm.config, upload.changesPath, remarks ?? '', (key, text) =>
           mailAccepted(farm, key, text),
         );
@@ -95,12 +90,7 @@ await runProgram(PROGRAM, (argv) =>
       'move an upload to rejected/ with the remarks and mail the maintainer and uploader',
       (command) => remarksOptions(uploadArguments(command)),
       async (args) => {
-        const farm = await openReviewedFarm(args.root);
-        const upload = await findIncoming(farm.layout, args.source, args.version);
-        const remarks = await obtainRemarks(
-          { remarks: args.remarks, remarksFile: args['remarks-file'] },
-          template('Rejecting', args.source, args.version, 'Say what to fix. An empty message aborts the rejection.'),
-        );
+        const { farm, upload, remarks } = await review(args, 'Rejecting', 'Say what to fix. An empty message aborts the rejection.');
         if (remarks === undefined || remarks === '') throw new Error('rejection aborted: the remarks are empty');
         const rejected = await rejectUpload(farm.layout, upload.changesPath, upload.check, remarks);
         logEvent(PROGRAM, 'rejected', { key: rejected.key, source: args.source, version: args.version });
@@ -122,6 +112,25 @@ await runProgram(PROGRAM, (argv) =>
       },
     ),
 );
+
+interface ReviewArguments {
+  readonly root: string | undefined;
+  readonly source: string;
+  readonly version: string;
+  readonly remarks?: string;
+  readonly 'remarks-file'?: string;
+}
+
+/** What accept and reject both start with: the farm, the upload, and the reviewer's remarks. */
+async function review(args: ReviewArguments, action: string, hint: string) {
+  const farm = await openReviewedFarm(args.root);
+  const upload = await findIncoming(farm.layout, args.source, args.version);
+  const remarks = await obtainRemarks(
+    { remarks: args.remarks, remarksFile: args['remarks-file'] },
+    template(action, args.source, args.version, hint),
+  );
+  return { farm, upload, remarks };
+}
 
 interface ReviewedFarm extends Farm {
   readonly mailer: Mailer;
