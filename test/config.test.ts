@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../lib/config.js';
-import { EnvironmentError, FormatError } from '../lib/errors.js';
+import { EnvironmentError } from '../lib/errors.js';
+import { formatErrorOf } from './support/errors.js';
 
 const EXAMPLE = fileURLToPath(new URL('../queues-layout/opkfarm.conf.example', import.meta.url));
 
@@ -13,18 +14,8 @@ const EXAMPLE = fileURLToPath(new URL('../queues-layout/opkfarm.conf.example', i
 const FARM = 'Farm: test\n';
 const QUEUE = 'Queue: amd64\nArchitectures: amd64-linux-glibc all\n';
 
-function errorOf(run: () => unknown): FormatError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof FormatError) return error;
-    throw error;
-  }
-  throw new Error('expected a FormatError');
-}
-
 function messageOf(text: string): string {
-  return errorOf(() => parseConfig(text, 'opkfarm.conf')).message;
+  return formatErrorOf(() => parseConfig(text, 'opkfarm.conf')).message;
 }
 
 describe('the shipped example', () => {
@@ -212,7 +203,7 @@ describe('parseConfig', () => {
   });
 
   it('reports the file, line and code of a bad value', () => {
-    const error = errorOf(() => parseConfig('Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, '/etc/opkfarm.conf'));
+    const error = formatErrorOf(() => parseConfig('Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, '/etc/opkfarm.conf'));
     expect(error).toMatchObject({ code: 'control.bad-field', file: '/etc/opkfarm.conf', line: 2 });
   });
 });

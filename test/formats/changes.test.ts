@@ -10,6 +10,7 @@ import {
   type ChangesFields,
 } from '../../lib/formats/changes.js';
 import { Stanza } from '../../lib/formats/control.js';
+import { formatErrorOf } from '../support/errors.js';
 
 const FILE = 'hello_1.0-1.changes';
 const SHA = 'a'.repeat(64);
@@ -61,16 +62,6 @@ function inserting(number: number, ...added: string[]): string[] {
   return lines;
 }
 
-function errorOf(run: () => unknown): FormatError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof FormatError) return error;
-    throw error;
-  }
-  throw new Error('expected a FormatError');
-}
-
 /** The fields of a parsed .changes, without its raw stanza. */
 function fieldsOf(changes: Changes): ChangesFields {
   const { stanza, ...rest } = changes;
@@ -87,7 +78,7 @@ function problems(lines: readonly string[]): string[] {
 
 /** The error parseChanges throws. */
 function thrown(lines: readonly string[]): FormatError {
-  return errorOf(() => parseChanges(text(lines), FILE));
+  return formatErrorOf(() => parseChanges(text(lines), FILE));
 }
 
 /** Checks that a .changes has exactly one problem, reported alike by both readers, and returns it. */
@@ -358,10 +349,10 @@ Files:
   });
 
   it('refuses to write what would not read back', () => {
-    expect(errorOf(() => formatChanges({ ...fields, version: '1.0 beta' })).message).toBe(
+    expect(formatErrorOf(() => formatChanges({ ...fields, version: '1.0 beta' })).message).toBe(
       '<output>:7: Version "1.0 beta": version has embedded spaces',
     );
-    expect(errorOf(() => formatChanges({ ...fields, changesText: 'a\rb' })).message).toBe(
+    expect(formatErrorOf(() => formatChanges({ ...fields, changesText: 'a\rb' })).message).toBe(
       '<output>: field "Changes" has a NUL or CR character',
     );
   });

@@ -9,7 +9,7 @@ import {
   parseControl,
   parseSingleStanza,
 } from '../../lib/formats/control.js';
-import { FormatError } from '../../lib/errors.js';
+import { formatErrorOf } from '../support/errors.js';
 
 const packages = `Package: hello
 Version: 1.0-1
@@ -26,16 +26,6 @@ Architecture: all
 Platform: all
 Description: documentation for hello
 `;
-
-function errorOf(run: () => unknown): FormatError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof FormatError) return error;
-    throw error;
-  }
-  throw new Error('expected a FormatError');
-}
 
 describe('parseControl', () => {
   it('reads stanzas, fields in order, and continuation lines verbatim', () => {
@@ -67,7 +57,7 @@ describe('parseControl', () => {
       ['Source', 'hello'],
       ['Maintainer', 'Jane <jane@example.org>'],
     ]);
-    expect(errorOf(() => parseControl(text, { file: 'Packages' })).message).toBe(
+    expect(formatErrorOf(() => parseControl(text, { file: 'Packages' })).message).toBe(
       'Packages:1: malformed line (expected "Field: value"): "# a comment"',
     );
   });
@@ -88,21 +78,21 @@ describe('parseControl', () => {
     ['NUL byte', 'Package: a\nVersion: 1\0\n', 'control.nul-byte', 'control:2: NUL byte in control data'],
     ['PGP armour (uploads are unsigned)', '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n', 'control.malformed-line', 'control:1: malformed line (expected "Field: value"): "-----BEGIN PGP SIGNED MESSAGE-----"'],
   ])('refuses %s', (_name, text, code, message) => {
-    const error = errorOf(() => parseControl(text, { file: 'control' }));
+    const error = formatErrorOf(() => parseControl(text, { file: 'control' }));
     expect(error.code).toBe(code);
     expect(error.message).toBe(message);
   });
 
   it('truncated file: a field cut mid-line still parses, a cut name does not', () => {
     expect(parseSingleStanza('Package: hel', { file: 'c' }).get('Package')).toBe('hel');
-    expect(errorOf(() => parseSingleStanza('Package: a\nVers', { file: 'c' })).message).toBe(
+    expect(formatErrorOf(() => parseSingleStanza('Package: a\nVers', { file: 'c' })).message).toBe(
       'c:2: malformed line (expected "Field: value"): "Vers"',
     );
   });
 
   it('parseSingleStanza refuses zero or several stanzas', () => {
-    expect(errorOf(() => parseSingleStanza('', { file: 'control' })).message).toBe('control: expected one stanza, found 0');
-    expect(errorOf(() => parseSingleStanza('A: 1\n\nB: 2\n', { file: 'control' })).message).toBe(
+    expect(formatErrorOf(() => parseSingleStanza('', { file: 'control' })).message).toBe('control: expected one stanza, found 0');
+    expect(formatErrorOf(() => parseSingleStanza('A: 1\n\nB: 2\n', { file: 'control' })).message).toBe(
       'control: expected one stanza, found 2',
     );
   });
@@ -146,11 +136,11 @@ describe('formatControl', () => {
     ['a NUL', 'x\0', 'control.bad-value'],
     ['surrounding whitespace', ' x', 'control.bad-value'],
   ])('refuses to write a value with %s', (_name, value, code) => {
-    expect(errorOf(() => formatStanza(new Stanza([['Maintainer', value]]))).code).toBe(code);
+    expect(formatErrorOf(() => formatStanza(new Stanza([['Maintainer', value]]))).code).toBe(code);
   });
 
   it('refuses to set a bad field name', () => {
-    expect(errorOf(() => new Stanza([['Bad: name', 'x']])).code).toBe('control.bad-field-name');
+    expect(formatErrorOf(() => new Stanza([['Bad: name', 'x']])).code).toBe('control.bad-field-name');
   });
 });
 
