@@ -19,12 +19,11 @@
  * The caller must know the .changes itself is complete (uploaders send it
  * last); a half-written one reads as invalid.
  */
-import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
-import type { FileDigests } from '../fs/hash.js';
+import { digestHandle } from '../fs/hash.js';
 import { inspectChanges, type Changes, type ChangesFile } from './changes.js';
 import type { Stanza } from './control.js';
 
@@ -164,24 +163,6 @@ async function openUntrusted(path: string): Promise<FileHandle | string> {
     if (isCode(error, 'ELOOP')) return 'is a symbolic link, not a regular file';
     throw environment(path, error);
   }
-}
-
-/** Size, SHA-256 and MD5 of an open file, reading at most one byte past `limit` so a growing file cannot keep us reading. */
-async function digestHandle(handle: FileHandle, limit: number): Promise<FileDigests> {
-  const sha256 = createHash('sha256');
-  const md5 = createHash('md5');
-  const buffer = Buffer.allocUnsafe(1024 * 1024);
-  let size = 0;
-  while (size <= limit) {
-    const wanted = Math.min(buffer.length, limit + 1 - size);
-    const { bytesRead } = await handle.read(buffer, 0, wanted, size);
-    if (bytesRead === 0) break;
-    const chunk = buffer.subarray(0, bytesRead);
-    sha256.update(chunk);
-    md5.update(chunk);
-    size += bytesRead;
-  }
-  return { size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
 }
 
 /** A file name fit for a one-line reason: quoted when it holds anything unusual. */

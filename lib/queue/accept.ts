@@ -39,6 +39,7 @@ import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
+import { digestHandle } from '../fs/hash.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
@@ -295,13 +296,15 @@ async function copyVerified(from: string, to: string, sha256?: string): Promise<
   }
 }
 
+/** The SHA-256 of a file in incoming/, not following a symlink; undefined when it cannot be read. */
 async function sha256Of(path: string): Promise<string | undefined> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!handle) return undefined;
   try {
-    const hash = createHash('sha256');
-    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) hash.update(chunk);
-    return hash.digest('hex');
+    return (await digestHandle(handle)).sha256;
   } catch {
     return undefined;
+  } finally {
+    await handle.close();
   }
 }
