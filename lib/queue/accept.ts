@@ -49,6 +49,8 @@ import { UploadError } from './errors.js';
 export interface Routing {
   readonly distributions: readonly string[];
   readonly queues: readonly { readonly name: string; readonly architectures: readonly string[]; readonly platforms: readonly string[] }[];
+  /** Each served architecture's queue (FarmConfig validates that no two queues serve one). */
+  readonly servedArchitectures: ReadonlyMap<string, string>;
 }
 
 export interface AcceptedUpload {
@@ -68,9 +70,7 @@ const ACCEPT_LOCK_STALE_MS = 10_000;
 
 /** The build queues an upload goes to, by Architecture (routeUpload) and Platform. */
 export function routeChanges(changes: Changes, routing: Routing, file: string): string[] {
-  const served = new Map<string, string>();
-  for (const queue of routing.queues) for (const architecture of queue.architectures) served.set(architecture, queue.name);
-  const route = routeUpload(changes.architectures, served);
+  const route = routeUpload(changes.architectures, routing.servedArchitectures);
   if (route.unserved.length > 0) {
     throw new UploadError('upload.unroutable', file, `no build queue serves ${route.unserved.join(', ')}`);
   }
