@@ -84,6 +84,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
     const { source, version } = spec.changelog;
     await mkdir(entry, { recursive: true });
 
+    const people = await readChangesPeople(layout, claim.key);
     const pairs: PairResult[] = [];
     for (const build of planBuilds(spec.binaryPackages, options.queue.architectures, options.queue.platforms)) {
       if (signal.aborted) break;
@@ -92,7 +93,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
         pairs.push({ architecture: build.architecture, platform: build.platform, status: 'skipped', binaries: [], durationSeconds: 0 });
         continue;
       }
-      const result = await buildPair(options, build, { source, version, tree, entry, resultFile });
+      const result = await buildPair(options, build, { source, version, people, tree, entry, resultFile });
       if (result === 'aborted') break;
       pairs.push(result);
       options.onPair?.(result);
@@ -111,9 +112,16 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
 interface Upload {
   readonly source: string;
   readonly version: string;
+  /** Who the build-log mail goes to, read once per claim. */
+  readonly people: People;
   readonly tree: string;
   readonly entry: string;
   readonly resultFile: string;
+}
+
+interface People {
+  readonly maintainer?: string;
+  readonly changedBy?: string;
 }
 
 async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload: Upload): Promise<PairResult | 'aborted'> {
@@ -180,6 +188,7 @@ async function refuseUnbuildable(options: BuildClaimOptions, entry: string, erro
   const { layout, claim, self } = options;
   const key = parseUploadKey(claim.key);
   await mkdir(entry, { recursive: true });
+  const people = await readChangesPeople(layout, claim.key);
   const pairs: PairResult[] = [];
   for (const architecture of [...options.queue.architectures].sort()) {
     const now = new Date();
@@ -187,7 +196,7 @@ async function refuseUnbuildable(options: BuildClaimOptions, entry: string, erro
     await writeFile(logFile, `opkfarm: the source package cannot be built: ${error.message}\n`);
     const result = await recordPair(
       options,
-      { source: key?.source ?? claim.key, version: key?.version ?? '', entry },
+      { source: key?.source ?? claim.key, version: key?.version ?? '', people, entry },
       { architecture, platform: 'all', status: 'failed', binaries: [], started: now, finished: now, logFile, error: error.message },
     );
     pairs.push(result);
@@ -210,8 +219,8 @@ interface PairRecord {
 }
 
 /** Steps 2 (the log) to 4 (mail) of a pair whose binaries are in the entry already: the result is written last. */
-async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'source' | 'version' | 'entry'>, pair: PairRecord): Promise<PairResult> {
-  const { layout, claim, self } = options;
+async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'source' | 'version' | 'people' | 'entry'>, pair: PairRecord): Promise<PairResult> {
+  const { claim, self } = options;
   const pairName = `${pair.architecture}_${pair.platform}`;
   const durationSeconds = (pair.finished.getTime() - pair.started.getTime()) / 1000;
   const log = join(upload.entry, `${pairName}.log`);
@@ -233,14 +242,13 @@ async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'sour
   await writeContentAtomic(join(upload.entry, `${pairName}.result`), formatStanza(record));
 
   if (options.mailer) {
-    const changes = await readChangesPeople(layout, claim.key);
     await options.mailer.send(
       await buildLogMessage(options.mailer.settings, {
         key: claim.key,
         source: upload.source,
         version: upload.version,
-        maintainer: changes.maintainer,
-        changedBy: changes.changedBy,
+        maintainer: upload.people.maintainer,
+        changedBy: upload.people.changedBy,
         architecture: pair.architecture,
         platform: pair.platform,
         succeeded: pair.status === 'ok',
@@ -271,7 +279,7 @@ async function sourceTree(unpacked: string, file: string): Promise<string> {
 }
 
 /** The Maintainer and Changed-By of a claimed upload, from its master .changes. */
-async function readChangesPeople(layout: QueueLayout, key: string): Promise<{ maintainer?: string; changedBy?: string }> {
+async function readChangesPeople(layout: QueueLayout, key: string): Promise<People> {
   try {
     const changes = parseChanges(await readFile(layout.masterChanges(key), 'utf8'), layout.masterChanges(key));
     return { maintainer: changes.maintainer, changedBy: changes.changedBy };
