@@ -7,7 +7,6 @@
  * names the file and the problem), 2 usage error, 69 environment problem
  * (a missing tool or an unusable directory).
  */
-import { basename } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EnvironmentError, FormatError, describeError } from '../../lib/errors.js';
@@ -50,9 +49,4 @@ export function exitStatusOf(error: unknown): number {
   if (error instanceof FormatError) return EXIT_FAILURE;
   if (error instanceof EnvironmentError) return EXIT_UNAVAILABLE;
   return EXIT_FAILURE;
-}
-
-/** The program name from argv[1], for messages in shared code. */
-export function programName(): string {
-  return basename(process.argv[1] ?? 'opkfarm').replace(/\.js$/, '');
 }
