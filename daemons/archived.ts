@@ -12,7 +12,9 @@
  *   links the accepted ones into archive/pool/, rewrites the feed indexes
  *   they touch (temp file, rename), stores the build logs, mails
  *   "installed", and removes the entry last. Holds the archive lock while it
- *   writes.
+ *   writes. Entries that wait together are included as one batch (oldest
+ *   first, at most 64), each step taken for all of them before the next, so
+ *   an index is rewritten once per batch rather than once per upload.
  *
  *   An entry that cannot be included (its .changes is broken) is logged and
  *   set aside until the next start; the others go on.
@@ -22,8 +24,7 @@
  *   still complete and is included again, giving the same pool and indexes.
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
-import { InclusionError } from '../lib/archive/errors.js';
-import { includeEntry } from '../lib/archive/include.js';
+import { includeEntries } from '../lib/archive/include.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { daemonOptions } from './cli/daemon-options.js';
 import { logEvent } from './cli/log.js';
@@ -32,6 +33,11 @@ import { openFarm } from './cli/root.js';
 import { runProgram } from './cli/run.js';
 
 const PROGRAM = 'archived';
+/**
+ * Entries included per batch: what waits is included together (each index
+ * rewritten once), but a batch stays small enough to hold the lock briefly.
+ */
+const BATCH_LIMIT = 64;
 
 await runProgram(
   PROGRAM,
@@ -47,26 +53,26 @@ await runProgram(
         // aside for this run, so one bad entry never stops the others; a restart tries them again.
         const setAside = new Set<string>();
         const step = async (): Promise<boolean> => {
-          const key = (await pendingArchiveEntries(layout)).find((candidate) => !setAside.has(candidate));
-          if (key === undefined) return false;
-          let report;
-          try {
-            report = await includeEntry(layout, key, { mailer });
-          } catch (error) {
-            if (!(error instanceof InclusionError)) throw error;
-            setAside.add(key);
-            logEvent(PROGRAM, 'inclusion-failed', { key, code: error.code, error: error.message });
-            return true;
+          const keys = (await pendingArchiveEntries(layout)).filter((candidate) => !setAside.has(candidate)).slice(0, BATCH_LIMIT);
+          if (keys.length === 0) return false;
+          for (const outcome of await includeEntries(layout, keys, { mailer })) {
+            const { key } = outcome;
+            if ('error' in outcome) {
+              setAside.add(key);
+              logEvent(PROGRAM, 'inclusion-failed', { key, code: outcome.error.code, error: outcome.error.message });
+              continue;
+            }
+            const { report } = outcome;
+            for (const refused of report.refused) logEvent(PROGRAM, 'refused', { key, file: refused.file, reason: refused.reason });
+            logEvent(PROGRAM, 'installed', {
+              key,
+              source: report.source,
+              version: report.version,
+              suite: report.suite,
+              binaries: report.installed.length,
+              refused: report.refused.length,
+            });
           }
-          for (const refused of report.refused) logEvent(PROGRAM, 'refused', { key, file: refused.file, reason: refused.reason });
-          logEvent(PROGRAM, 'installed', {
-            key,
-            source: report.source,
-            version: report.version,
-            suite: report.suite,
-            binaries: report.installed.length,
-            refused: report.refused.length,
-          });
           return true;
         };
         await runDaemon({

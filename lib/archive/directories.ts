@@ -5,10 +5,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDirectory } from '../fs/atomic.js';
+import { syncDirectory, type DirectorySyncs } from '../fs/atomic.js';
 
 /** Creates the directories of `relative` ("/"-separated) under the existing `base`, each durably. */
-export async function makeDirectories(base: string, relative: string): Promise<void> {
+export async function makeDirectories(base: string, relative: string, syncs?: DirectorySyncs): Promise<void> {
   let parent = base;
   for (const part of relative.split('/').filter((name) => name !== '')) {
     const directory = join(parent, part);
@@ -19,7 +19,10 @@ export async function makeDirectories(base: string, relative: string): Promise<v
         throw error;
       },
     );
-    if (created) await syncDirectory(parent);
+    if (created) {
+      if (syncs) syncs.add(parent);
+      else await syncDirectory(parent);
+    }
     parent = directory;
   }
 }

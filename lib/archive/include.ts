@@ -37,7 +37,7 @@ import { SRC } from '../formats/architecture.js';
 import { parseChanges, uploadFileNameProblem, type Changes } from '../formats/changes.js';
 import { formatStanza, type Stanza } from '../formats/control.js';
 import { compareVersions, versionForFileName } from '../formats/version.js';
-import { syncDirectory } from '../fs/atomic.js';
+import { DirectorySyncs, syncDirectory } from '../fs/atomic.js';
 import { digestFile, type FileDigests } from '../fs/hash.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -134,13 +134,30 @@ interface Candidate extends Build {
   readonly stanza: Stanza;
 }
 
+/** What became of one entry of a batch: its report, or why it could not be included (the entry is left as it was). */
+export type EntryOutcome =
+  | { readonly key: string; readonly report: InclusionReport }
+  | { readonly key: string; readonly error: InclusionError };
+
 /** Includes the complete archive-queue entry `key`; see the file comment for the order and guarantees. */
 export async function includeEntry(layout: QueueLayout, key: string, options: InclusionOptions = {}): Promise<InclusionReport> {
-  const parsed = parseUploadKey(key);
-  if (!parsed) {
-    throw new InclusionError('archive.bad-key', key, 'not an upload key (<10-digit sequence>_<source>_<version>)');
-  }
-  return withArchiveLock(layout, (signal) => new Inclusion(layout, key, parsed.source, parsed.version, options, signal).run(), options.lock);
+  const [outcome] = await includeEntries(layout, [key], options);
+  if (outcome === undefined) throw new Error('includeEntries returned no outcome');
+  if ('error' in outcome) throw outcome.error;
+  return outcome.report;
+}
+
+/**
+ * Includes several complete entries, oldest first, as one batch under one
+ * hold of the lock: each step is taken for all of them before the next, so
+ * every touched index is rewritten once per batch and each directory fsynced
+ * once per step. An entry that cannot be included (InclusionError) is left
+ * as it is and reported; the others go on. Within a batch an entry sees the
+ * packages of the entries before it as indexed (a later upload of an older
+ * version is superseded by an earlier, newer one).
+ */
+export async function includeEntries(layout: QueueLayout, keys: readonly string[], options: InclusionOptions = {}): Promise<EntryOutcome[]> {
+  return withArchiveLock(layout, (signal) => new Batch(layout, options, signal).run(keys), options.lock);
 }
 
 /** Deletes entries a killed inclusion left in tmp/ after it had removed them from the archive queue. */
@@ -150,29 +167,143 @@ export async function removeIncludedEntries(layout: QueueLayout): Promise<void> 
   }
 }
 
-/** One run of step 4 over one entry. */
+/** One run of step 4 over a batch of entries. */
+class Batch {
+  readonly #feeds: FeedGroups;
+  readonly #syncs = new DirectorySyncs();
+
+  constructor(
+    private readonly layout: QueueLayout,
+    private readonly options: InclusionOptions,
+    private readonly signal: AbortSignal,
+  ) {
+    this.#feeds = new FeedGroups(layout);
+  }
+
+  async run(keys: readonly string[]): Promise<EntryOutcome[]> {
+    await removeIncludedEntries(this.layout);
+    const failed = new Map<string, InclusionError>();
+    const inclusions: Inclusion[] = [];
+
+    // 1. Validate.
+    for (const key of keys) {
+      try {
+        inclusions.push(await Inclusion.validate(this.layout, key));
+      } catch (error) {
+        if (!(error instanceof InclusionError)) throw error;
+        failed.set(key, error);
+      }
+    }
+    await this.#step('validated');
+
+    // 2. Pool, oldest entry first, leaving out what is superseded.
+    this.signal.throwIfAborted();
+    for (const inclusion of inclusions) await inclusion.pool(this.#feeds, this.#syncs);
+    await this.#syncs.flush();
+    await this.#step('pooled');
+
+    // 3. Index, after the pool files exist.
+    this.signal.throwIfAborted();
+    const written = await this.#feeds.write();
+    await this.#step('indexed');
+
+    // 4. Logs and results.
+    for (const inclusion of inclusions) await inclusion.storeLogs(this.#syncs);
+    await this.#syncs.flush();
+    await this.#step('logs-stored');
+
+    // 5. Mail.
+    const reports = new Map<string, InclusionReport>();
+    for (const inclusion of inclusions) {
+      const report = inclusion.report(written);
+      const mail = this.options.mailer === undefined ? undefined : await sendInstalled(this.options.mailer, report, inclusion.changes);
+      reports.set(inclusion.key, mail === undefined ? report : { ...report, mail });
+    }
+    await this.#step('mailed');
+
+    // 6. The entries, last: out of the archive queue in one rename each, then deleted.
+    this.signal.throwIfAborted();
+    const doomed: string[] = [];
+    for (const inclusion of inclusions) doomed.push(await inclusion.moveOut());
+    await syncDirectory(this.layout.archiveQueue);
+    await syncDirectory(this.layout.tmp);
+    for (const directory of doomed) await rm(directory, { recursive: true, force: true });
+    await this.#step('removed');
+
+    return keys.map((key): EntryOutcome => {
+      const error = failed.get(key);
+      if (error !== undefined) return { key, error };
+      return { key, report: reports.get(key) as InclusionReport };
+    });
+  }
+
+  async #step(step: InclusionStep): Promise<void> {
+    await this.options.onStep?.(step);
+  }
+}
+
+/** The feed groups a batch reads and changes, each loaded once, by distribution, architecture and platform. */
+class FeedGroups {
+  readonly #groups = new Map<string, FeedGroup>();
+
+  constructor(private readonly layout: QueueLayout) {}
+
+  async get(distribution: string, build: Build): Promise<FeedGroup> {
+    const id = `${distribution}/${buildName(build)}`;
+    let group = this.#groups.get(id);
+    if (group === undefined) {
+      group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
+      this.#groups.set(id, group);
+    }
+    return group;
+  }
+
+  /** Writes every group; returns the feed directories written, by group. */
+  async write(): Promise<Map<FeedGroup, string[]>> {
+    const written = new Map<FeedGroup, string[]>();
+    for (const group of this.#groups.values()) written.set(group, await group.write());
+    return written;
+  }
+}
+
+/** Step 4 for one entry of a batch. */
 class Inclusion {
   readonly #refused: RefusedFile[] = [];
   readonly #failedBuilds: FailedBuild[] = [];
   readonly #candidates: Candidate[] = [];
-  readonly #groups = new Map<string, FeedGroup>();
+  readonly #superseded: SupersededPackage[] = [];
+  readonly #installed: Candidate[] = [];
+  readonly #logs: BuildRecord[] = [];
+  /** Feed groups this entry read or changed: their written feeds are in its report. */
+  readonly #groups = new Set<FeedGroup>();
 
-  constructor(
+  private constructor(
     private readonly layout: QueueLayout,
-    private readonly key: string,
+    readonly key: string,
     private readonly source: string,
     /** The version as the key has it: without epoch. */
     private readonly keyVersion: string,
-    private readonly options: InclusionOptions,
-    private readonly signal: AbortSignal,
+    private readonly entry: EntryFiles,
   ) {}
 
-  async run(): Promise<InclusionReport> {
-    await removeIncludedEntries(this.layout);
-    const entry = await readEntryFiles(this.layout, this.key, this.source);
-    const changes = await this.#readChanges(entry);
+  /** The entry's .changes, read and checked by `validate`. */
+  changes!: Changes;
 
-    // 1. Validate.
+  /** Reads the entry and checks every package in it (step 1); refused packages are noted, not fatal. */
+  static async validate(layout: QueueLayout, key: string): Promise<Inclusion> {
+    const parsed = parseUploadKey(key);
+    if (!parsed) {
+      throw new InclusionError('archive.bad-key', key, 'not an upload key (<10-digit sequence>_<source>_<version>)');
+    }
+    const entry = await readEntryFiles(layout, key, parsed.source);
+    const inclusion = new Inclusion(layout, key, parsed.source, parsed.version, entry);
+    inclusion.changes = await inclusion.#readChanges(entry);
+    await inclusion.#examineAll();
+    return inclusion;
+  }
+
+  async #examineAll(): Promise<void> {
+    const { entry, changes } = this;
     const unlisted = new Set(entry.names);
     unlisted.delete(entry.sourcePackage);
     unlisted.delete(entry.changes);
@@ -180,11 +311,10 @@ class Inclusion {
       unlisted.delete(`${build}.result`);
       await this.#examineBuild(entry, changes, build, path, unlisted);
     }
-    const logs: BuildRecord[] = [];
     for (const [build, path] of entry.logs) {
       if (parseBuildName(build) === undefined) continue;
       unlisted.delete(`${build}.log`);
-      logs.push({ build, path, extension: '.log' });
+      this.#logs.push({ build, path, extension: '.log' });
     }
     for (const name of unlisted) {
       this.#refuse(name, name.endsWith('.opk') ? 'not listed by any successful build result' : 'not a file an archive-queue entry holds');
@@ -193,10 +323,10 @@ class Inclusion {
       sourceControlProblem(control, { source: this.source, version: changes.version }),
     );
     if (sourceCandidate) this.#candidates.push(sourceCandidate);
-    await this.#step('validated');
+  }
 
-    // 2. Pool, leaving out what is superseded.
-    const superseded: SupersededPackage[] = [];
+  /** Step 2 and the in-memory half of step 3: pools what is not superseded and puts it into its feed group. */
+  async pool(feeds: FeedGroups, syncs: DirectorySyncs): Promise<void> {
     const toPlace: Candidate[] = [];
     const pooledBy = new Map<string, string>();
     for (const candidate of this.#candidates) {
@@ -206,9 +336,9 @@ class Inclusion {
         continue;
       }
       pooledBy.set(candidate.pool, candidate.name);
-      const indexed = (await this.#group(changes.distribution, candidate)).indexedVersion(candidate.package);
+      const indexed = (await this.#group(feeds, candidate)).indexedVersion(candidate.package);
       if (indexed !== undefined && compareVersions(candidate.version, indexed.version) < 0) {
-        superseded.push({
+        this.#superseded.push({
           file: candidate.name,
           package: candidate.package,
           version: candidate.version,
@@ -219,36 +349,35 @@ class Inclusion {
         toPlace.push(candidate);
       }
     }
-    this.signal.throwIfAborted();
-    const installed: Candidate[] = [];
     for (const candidate of toPlace) {
-      const placement = await placeInPool(this.layout, candidate.path, candidate.pool, candidate.digests);
+      const placement = await placeInPool(this.layout, candidate.path, candidate.pool, candidate.digests, syncs);
       if ('conflict' in placement) this.#refuse(candidate.name, placement.conflict);
-      else installed.push(candidate);
+      else this.#installed.push(candidate);
     }
-    await this.#step('pooled');
+    // Written by the batch once every entry is pooled and the pool fsynced.
+    for (const candidate of this.#installed) (await this.#group(feeds, candidate)).put(candidate.section, candidate.stanza);
+  }
 
-    // 3. Index, after the pool files exist.
-    for (const candidate of installed) (await this.#group(changes.distribution, candidate)).put(candidate.section, candidate.stanza);
-    this.signal.throwIfAborted();
-    const feeds: string[] = [];
-    for (const group of this.#groups.values()) feeds.push(...(await group.write()));
-    await this.#step('indexed');
-
-    // 4. Logs and results (those an interrupted run stored already are not in the entry's results any more).
+  /** Step 4: logs and results (those an interrupted run stored already are not in the entry's results any more). */
+  async storeLogs(syncs: DirectorySyncs): Promise<void> {
+    const { entry } = this;
     const results: BuildRecord[] = [...entry.results]
       .filter(([build, path]) => path === join(entry.directory, `${build}.result`) && parseBuildName(build) !== undefined)
       .map(([build, path]) => ({ build, path, extension: '.result' }));
-    await storeBuildRecords(this.layout, this.source, this.key, [...logs, ...results]);
-    await this.#step('logs-stored');
+    await storeBuildRecords(this.layout, this.source, this.key, [...this.#logs, ...results], syncs);
+  }
 
-    const report: InclusionReport = {
+  /** What the inclusion did, given the feeds the batch wrote. */
+  report(written: ReadonlyMap<FeedGroup, readonly string[]>): InclusionReport {
+    const feeds = new Set<string>();
+    for (const group of this.#groups) for (const feed of written.get(group) ?? []) feeds.add(feed);
+    return {
       key: this.key,
       source: this.source,
-      version: changes.version,
-      distribution: changes.distribution,
-      suite: uploadSuite(changes.distribution),
-      installed: installed
+      version: this.changes.version,
+      distribution: this.changes.distribution,
+      suite: uploadSuite(this.changes.distribution),
+      installed: this.#installed
         .map((candidate) => ({
           file: candidate.pool,
           package: candidate.package,
@@ -258,21 +387,19 @@ class Inclusion {
           size: candidate.digests.size,
         }))
         .sort((a, b) => byteOrder(a.file, b.file)),
-      refused: this.#refused.sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.reason, b.reason)),
-      superseded: superseded.sort((a, b) => byteOrder(a.file, b.file)),
-      failedBuilds: this.#failedBuilds.sort((a, b) => byteOrder(buildName(a), buildName(b))),
-      feeds: feeds.sort(byteOrder),
+      refused: [...this.#refused].sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.reason, b.reason)),
+      superseded: [...this.#superseded].sort((a, b) => byteOrder(a.file, b.file)),
+      failedBuilds: [...this.#failedBuilds].sort((a, b) => byteOrder(buildName(a), buildName(b))),
+      feeds: [...feeds].sort(byteOrder),
     };
+  }
 
-    // 5. Mail.
-    const mail = this.options.mailer === undefined ? undefined : await sendInstalled(this.options.mailer, report, changes);
-    await this.#step('mailed');
-
-    // 6. The entry, last.
-    this.signal.throwIfAborted();
-    await this.#removeEntry(entry);
-    await this.#step('removed');
-    return mail === undefined ? report : { ...report, mail };
+  /** Step 6, first half: renames the entry into tmp/ (the caller fsyncs both directories) and returns where it went. */
+  async moveOut(): Promise<string> {
+    const doomed = join(this.layout.tmp, `${INCLUDED_PREFIX}${this.key}`);
+    await rm(doomed, { recursive: true, force: true });
+    await rename(this.entry.directory, doomed);
+    return doomed;
   }
 
   async #readChanges(entry: EntryFiles): Promise<Changes> {
@@ -389,33 +516,16 @@ class Inclusion {
     return { ...build, name, path, package: pkg, version, section, pool, digests, stanza };
   }
 
-  async #group(distribution: string, build: Build): Promise<FeedGroup> {
-    const id = buildName(build);
-    let group = this.#groups.get(id);
-    if (group === undefined) {
-      group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
-      this.#groups.set(id, group);
-    }
+  async #group(feeds: FeedGroups, build: Build): Promise<FeedGroup> {
+    const group = await feeds.get(this.changes.distribution, build);
+    this.#groups.add(group);
     return group;
-  }
-
-  /** Moves the entry out of the archive queue in one rename, then deletes it. */
-  async #removeEntry(entry: EntryFiles): Promise<void> {
-    const doomed = join(this.layout.tmp, `${INCLUDED_PREFIX}${this.key}`);
-    await rm(doomed, { recursive: true, force: true });
-    await rename(entry.directory, doomed);
-    await syncDirectory(this.layout.archiveQueue);
-    await syncDirectory(this.layout.tmp);
-    await rm(doomed, { recursive: true, force: true });
   }
 
   #refuse(file: string, problem: string): void {
     this.#refused.push({ file, reason: `${file}: ${oneLine(problem)}` });
   }
 
-  async #step(step: InclusionStep): Promise<void> {
-    await this.options.onStep?.(step);
-  }
 }
 
 /** Sends the installed notice; never throws. */

@@ -8,11 +8,12 @@
  * intact until inclusion ends, so a run killed half-way finds it as it was.
  * A stored name that already holds the same inode (an earlier, interrupted
  * run) is left alone; one holding anything else is replaced atomically
- * (link to a temporary name, rename over it). The logs directory is fsynced.
+ * (link to a temporary name, rename over it). The logs directory is fsynced
+ * through the caller's DirectorySyncs.
  */
 import { link, rename, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { syncDirectory, tempPathFor } from '../fs/atomic.js';
+import { tempPathFor, type DirectorySyncs } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
 import { inArchive, logDirectory, logPath } from './paths.js';
@@ -30,16 +31,17 @@ export async function storeBuildRecords(
   source: string,
   key: string,
   records: readonly BuildRecord[],
+  syncs: DirectorySyncs,
 ): Promise<string[]> {
   if (records.length === 0) return [];
-  await makeDirectories(layout.archive, logDirectory(source));
+  await makeDirectories(layout.archive, logDirectory(source), syncs);
   const stored: string[] = [];
   for (const record of records) {
     const relative = logPath(source, key, record.build, record.extension);
     await linkReplacing(record.path, inArchive(layout, relative));
     stored.push(relative);
   }
-  await syncDirectory(inArchive(layout, logDirectory(source)));
+  syncs.add(inArchive(layout, logDirectory(source)));
   return stored;
 }
 

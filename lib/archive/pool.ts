@@ -3,7 +3,8 @@
  *
  * Reads the archive-queue file, writes one hard link in the pool (same
  * filesystem, so no copy and no partial file can ever carry a pool name: I1),
- * then fsyncs the pool directory. A pool file is never rewritten in place:
+ * and has the caller's DirectorySyncs fsync the pool directory (once per
+ * batch, before any index names the file). A pool file is never rewritten in place:
  * a name that exists already is accepted only when it holds the same bytes
  * (size and SHA-256), which is what a retried inclusion finds; other content
  * is a conflict the caller refuses. The pool keeps one build of a package
@@ -13,7 +14,7 @@
  */
 import { link, lstat, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { syncDirectory } from '../fs/atomic.js';
+import type { DirectorySyncs } from '../fs/atomic.js';
 import { digestFile, type FileDigests } from '../fs/hash.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
@@ -23,21 +24,27 @@ import { inArchive } from './paths.js';
 export type Placement = { readonly placed: 'linked' | 'present' } | { readonly conflict: string };
 
 /** Links `from` (whose digests are known) to the archive-relative pool path `pool`. */
-export async function placeInPool(layout: QueueLayout, from: string, pool: string, digests: FileDigests): Promise<Placement> {
+export async function placeInPool(
+  layout: QueueLayout,
+  from: string,
+  pool: string,
+  digests: FileDigests,
+  syncs: DirectorySyncs,
+): Promise<Placement> {
   const directory = posix.dirname(pool);
-  await makeDirectories(layout.archive, directory);
+  await makeDirectories(layout.archive, directory, syncs);
   const target = inArchive(layout, pool);
   try {
     await link(from, target);
-    await syncDirectory(inArchive(layout, directory));
+    syncs.add(inArchive(layout, directory));
     return { placed: 'linked' };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const [source, existing] = await Promise.all([stat(from), lstat(target)]);
   if (!existing.isFile()) return { conflict: `${pool} exists and is not a regular file` };
-  // The link of an interrupted run is still in place, and fsyncing its directory again is cheap.
-  await syncDirectory(inArchive(layout, directory));
+  // The link of an interrupted run is still in place; its directory is fsynced again with the others.
+  syncs.add(inArchive(layout, directory));
   if (existing.dev === source.dev && existing.ino === source.ino) return { placed: 'present' };
   const found = await digestFile(target);
   if (found.size === digests.size && found.sha256 === digests.sha256) return { placed: 'present' };

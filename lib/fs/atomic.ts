@@ -72,3 +72,24 @@ export async function syncDirectory(directory: string): Promise<void> {
     await handle.close();
   }
 }
+
+/**
+ * Directories to fsync once each, after a batch of links, renames or mkdirs
+ * in them: durability of the whole batch for one fsync per directory instead
+ * of one per file. `flush` before anything that must not become visible
+ * first (an index naming pool files, a queue entry's removal).
+ */
+export class DirectorySyncs {
+  readonly #pending = new Set<string>();
+
+  add(directory: string): void {
+    this.#pending.add(directory);
+  }
+
+  async flush(): Promise<void> {
+    for (const directory of [...this.#pending].sort()) {
+      await syncDirectory(directory);
+      this.#pending.delete(directory);
+    }
+  }
+}

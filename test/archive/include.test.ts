@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
-import { includeEntry, removeIncludedEntries, type InclusionReport, type InclusionStep } from '../../lib/archive/include.js';
+import { includeEntries, includeEntry, removeIncludedEntries, type InclusionReport, type InclusionStep } from '../../lib/archive/include.js';
 import { pendingArchiveEntries } from '../../lib/archive/entry.js';
 import { InclusionError } from '../../lib/archive/errors.js';
 import type { QueueLayout } from '../../lib/layout.js';
@@ -438,6 +438,68 @@ describe('includeEntry: killed and run again', () => {
     expect(await readdir(layout.tmp)).toEqual([]);
     expect(await snapshot(layout.archive)).toEqual(expected.archive);
   });
+});
+
+describe('includeEntries: a batch', () => {
+  const WORLD: UploadSpec = { sequence: 2, source: 'world', version: '2.0-1', builds: [{ architecture: 'amd64-linux-glibc', packages: [{ package: 'world' }] }] };
+
+  it('gives each entry the archive and report it would get alone, and rewrites each index once', async () => {
+    // One at a time, for reference.
+    const alone = await queueRoot();
+    const aloneReports = [await includeEntry(alone, await makeEntry(alone, HELLO)), await includeEntry(alone, await makeEntry(alone, WORLD))];
+
+    const layout = await queueRoot();
+    const keys = [await makeEntry(layout, HELLO), await makeEntry(layout, WORLD)];
+    const steps: InclusionStep[] = [];
+    const outcomes = await includeEntries(layout, keys, { onStep: (step) => void steps.push(step) });
+    expect(steps).toEqual(['validated', 'pooled', 'indexed', 'logs-stored', 'mailed', 'removed']);
+    expect(outcomes.map((outcome) => outcome.key)).toEqual(keys);
+    const reports = outcomes.map((outcome) => ('report' in outcome ? outcome.report : outcome.error));
+    expect(reports).toEqual(aloneReports);
+    expect(await snapshot(layout.archive)).toEqual(await snapshot(alone.archive));
+    expect(await readdir(layout.archiveQueue)).toEqual([]);
+  });
+
+  it('leaves an entry it cannot include as it was, with its error, and includes the others', async () => {
+    const layout = await queueRoot();
+    const hello = await makeEntry(layout, HELLO);
+    const world = await makeEntry(layout, WORLD);
+    await unlink(join(layout.archiveQueueEntry(hello), `${hello}.changes`));
+    const outcomes = await includeEntries(layout, ['../etc', hello, world]);
+    expect(outcomes.map((outcome) => ('error' in outcome ? outcome.error.code : 'included'))).toEqual(['archive.bad-key', 'archive.bad-entry', 'included']);
+    expect(await versionsIn(layout, AMD64_FEED)).toEqual({ world: '2.0-1' });
+    expect(await pendingArchiveEntries(layout)).toEqual([hello]);
+  });
+
+  it('supersedes an older version by a newer one earlier in the same batch', async () => {
+    const layout = await queueRoot();
+    const newer = await makeEntry(layout, { ...WORLD, sequence: 1, version: '2.1-1' });
+    const older = await makeEntry(layout, { ...WORLD, sequence: 2, version: '2.0-1' });
+    const outcomes = await includeEntries(layout, [newer, older]);
+    const superseded = outcomes.map((outcome) => ('report' in outcome ? outcome.report.superseded.map((entry) => entry.package) : []));
+    expect(superseded).toEqual([[], ['src-world', 'world']]);
+    expect(await versionsIn(layout, AMD64_FEED)).toEqual({ world: '2.1-1' });
+  });
+
+  it.each(['validated', 'pooled', 'indexed', 'logs-stored', 'mailed'] as const)(
+    'killed after step %s, a second run gives the archive of an uninterrupted batch',
+    async (step) => {
+      const reference = await queueRoot();
+      await includeEntries(reference, [await makeEntry(reference, HELLO), await makeEntry(reference, WORLD)]);
+
+      const layout = await queueRoot();
+      const keys = [await makeEntry(layout, HELLO), await makeEntry(layout, WORLD)];
+      const onStep = (reached: InclusionStep): void => {
+        if (reached === step) throw new Error(`killed after ${step}`);
+      };
+      await expect(includeEntries(layout, keys, { onStep })).rejects.toThrow(`killed after ${step}`);
+      expect(await pendingArchiveEntries(layout)).toEqual(keys);
+      await includeEntries(layout, keys);
+      expect(await snapshot(layout.archive)).toEqual(await snapshot(reference.archive));
+      expect(await readdir(layout.archiveQueue)).toEqual([]);
+      expect(await readdir(layout.tmp)).toEqual([]);
+    },
+  );
 });
 
 describe('includeEntry: the archive lock', () => {
