@@ -15,11 +15,11 @@
  * KILLED
  *   Both moves are renames; a half-moved entry is finished on the next start.
  */
-import { builtMasterEntries, moveToArchiveQueue } from '../lib/queue/complete.js';
+import { builtMasterEntries, keyOfQueueName, moveToArchiveQueue } from '../lib/queue/complete.js';
 import { runProgram } from './cli/run.js';
 import { logEvent } from './cli/log.js';
 import { daemonOptions } from './cli/daemon-options.js';
-import { runDaemon } from './cli/loop.js';
+import { runDaemon, type Wake } from './cli/loop.js';
 import { openFarm } from './cli/root.js';
 
 const PROGRAM = 'builddd';
@@ -32,8 +32,20 @@ await runProgram(PROGRAM, (argv) =>
     async (args) => {
       const { layout, config } = await openFarm(args.root);
       // One scan of master/ moves every built entry: scanning once per entry would be quadratic.
+      // Between rescans only the entries named by events are looked at (a claim's
+      // unlink names the key whose link count fell), not all of master/.
+      let scanAll = true;
+      const named = new Set<string>();
+      const onWake = (wake: Wake) => {
+        const key = wake === 'rescan' ? undefined : keyOfQueueName(wake.name);
+        if (wake === 'rescan') scanAll = true;
+        else if (key !== undefined) named.add(key);
+      };
       const step = async (): Promise<boolean> => {
-        const keys = await builtMasterEntries(layout);
+        const among = scanAll ? undefined : [...named];
+        scanAll = false;
+        named.clear();
+        const keys = await builtMasterEntries(layout, among);
         for (const key of keys) {
           await moveToArchiveQueue(layout, key);
           logEvent(PROGRAM, 'built', { key });
@@ -50,6 +62,7 @@ await runProgram(PROGRAM, (argv) =>
         once: args.once,
         // A half-moved entry still has link count 1 in master/ and is finished by the first step.
         recover: () => Promise.resolve(),
+        onWake,
         step,
       });
     },

@@ -25,9 +25,19 @@ export interface DaemonOptions {
   readonly once: boolean;
   /** Finishes or undoes half-done work of an earlier run. */
   readonly recover: () => Promise<void>;
+  /**
+   * Told, before the steps it causes, what woke the daemon: a name that
+   * changed in a watched directory, or 'rescan' (start, the periodic rescan,
+   * an event without a name: anything may have changed). Lets a daemon look
+   * only where something happened.
+   */
+  readonly onWake?: (wake: Wake) => void;
   /** Does one unit of work; resolves true when it did something (so there may be more). */
   readonly step: (signal: AbortSignal) => Promise<boolean>;
 }
+
+/** What woke a daemon (see DaemonOptions.onWake). */
+export type Wake = { readonly directory: string; readonly name: string } | 'rescan';
 
 const HEARTBEAT_SECONDS = 10;
 
@@ -49,6 +59,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   try {
     await options.recover();
     if (options.once) {
+      options.onWake?.('rescan');
       while (!stopping.signal.aborted && (await options.step(stopping.signal)));
       return;
     }
@@ -91,16 +102,20 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
 
   // With --poll there are no watches: the rescan is the poll, and the only
   // trigger that sees other hosts' changes on a network filesystem.
+  const wake = (reason: Wake) => {
+    options.onWake?.(reason);
+    void drain();
+  };
   const watches = new DirectoryWatch(
-    () => void drain(),
+    (directory, name) => wake(name === undefined ? 'rescan' : { directory, name }),
     (directory, error) => logEvent(options.program, 'watch-error', { directory, error }),
   );
   if (!options.poll) {
     for (const directory of options.watch) await watches.add(directory);
     for (const directory of options.watchSubdirectories ?? []) await watches.add(directory, true);
   }
-  const rescan = setInterval(() => void drain(), options.rescanSeconds * 1000);
-  void drain();
+  const rescan = setInterval(() => wake('rescan'), options.rescanSeconds * 1000);
+  wake('rescan');
   try {
     await finished;
     // Let the step in progress finish or abandon before returning.

@@ -1,6 +1,7 @@
 /**
  * Wake-up hints for a daemon: inotify watches through fs.watch, one per
- * directory, that call `onChange` and read nothing (I7: events are hints,
+ * directory, that call `onChange` with the directory and the name that
+ * changed (when the kernel says) and read nothing (I7: events are hints,
  * the rescan guarantees progress). A directory may also be watched one level
  * down, for queues whose entries are directories (archive-queue/<key>/):
  * each subdirectory gets a watch of its own while it exists.
@@ -15,7 +16,7 @@ export class DirectoryWatch {
   readonly #watchers = new Map<string, FSWatcher>();
 
   constructor(
-    private readonly onChange: () => void,
+    private readonly onChange: (directory: string, name: string | undefined) => void,
     private readonly onError: (directory: string, error: string) => void,
   ) {}
 
@@ -51,7 +52,7 @@ export class DirectoryWatch {
         // Temporary names come and go all the time; only finished names mean work.
         if (typeof name === 'string' && name.startsWith(TEMP_PREFIX)) return;
         if (typeof name === 'string') onName(name);
-        this.onChange();
+        this.onChange(directory, typeof name === 'string' ? name : undefined);
       });
       watcher.on('error', (error) => {
         this.#watchers.delete(directory);

@@ -11,16 +11,37 @@ import { ignoreMissing } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 
-/** Keys of master entries no build queue holds, oldest first. */
-export async function builtMasterEntries(layout: QueueLayout): Promise<string[]> {
+/**
+ * Keys of master entries no build queue holds, oldest first: of every entry
+ * in master/, or only of the keys `among` (what a daemon was told changed).
+ */
+export async function builtMasterEntries(layout: QueueLayout, among?: Iterable<string>): Promise<string[]> {
+  const candidates = among === undefined ? await masterKeys(layout) : [...new Set(among)].filter((key) => parseUploadKey(key)).sort();
   const keys: string[] = [];
-  for (const name of (await readdir(layout.master)).sort()) {
-    const key = /^(.+)\.opk$/.exec(name)?.[1];
-    if (key === undefined || !parseUploadKey(key)) continue;
-    const stats = await lstat(join(layout.master, name)).catch(() => undefined);
+  for (const key of candidates) {
+    const stats = await lstat(layout.masterEntry(key)).catch(() => undefined);
     if (stats?.nlink === 1) keys.push(key);
   }
   return keys;
+}
+
+/** Every upload key with a source package in master/, sorted. */
+async function masterKeys(layout: QueueLayout): Promise<string[]> {
+  const keys: string[] = [];
+  for (const name of (await readdir(layout.master)).sort()) {
+    const key = /^(.+)\.opk$/.exec(name)?.[1];
+    if (key !== undefined && parseUploadKey(key)) keys.push(key);
+  }
+  return keys;
+}
+
+/**
+ * The upload key a name in master/ or a claims directory stands for
+ * (`<key>.opk`, `<key>.changes`, `<key>.opk@<host>@<pid>`), or undefined.
+ */
+export function keyOfQueueName(name: string): string | undefined {
+  const key = /^(.+?)\.(?:opk(?:@.*)?|changes)$/.exec(name)?.[1];
+  return key !== undefined && parseUploadKey(key) ? key : undefined;
 }
 
 /** Moves a built master entry into the archive queue. */
