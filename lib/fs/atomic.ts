@@ -43,24 +43,29 @@ export async function writeFileAtomic(
   await syncDirectory(dirname(destination));
 }
 
-/** Writes a whole buffer or string atomically. */
+/** Writes a whole buffer or string atomically (one open: written, fsynced and closed through one handle). */
 export async function writeContentAtomic(
   destination: string,
   content: string | Uint8Array,
   options: { mode?: number } = {},
 ): Promise<void> {
-  await writeFileAtomic(
-    destination,
-    async (temp) => {
-      const handle = await open(temp, 'wx', 0o644);
-      try {
-        await handle.writeFile(content);
-      } finally {
-        await handle.close();
-      }
-    },
-    options,
-  );
+  const temp = tempPathFor(destination);
+  try {
+    const handle = await open(temp, 'wx', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(content);
+      // The mode given to open is masked by the umask; chmod is not.
+      if (options.mode !== undefined) await handle.chmod(options.mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, destination);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dirname(destination));
 }
 
 /** Makes a rename or link in `directory` durable. */
