@@ -24,7 +24,7 @@
  *   still complete and is included again, giving the same pool and indexes.
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
-import { includeEntries } from '../lib/archive/include.js';
+import { FeedCache, includeEntries } from '../lib/archive/include.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { daemonOptions } from './cli/daemon-options.js';
 import { logEvent } from './cli/log.js';
@@ -52,10 +52,12 @@ await runProgram(
         // Entries whose inclusion failed for a reason a retry cannot fix (a broken .changes): set
         // aside for this run, so one bad entry never stops the others; a restart tries them again.
         const setAside = new Set<string>();
+        // Indexes stay parsed between batches; each is checked against the disk before reuse.
+        const feedCache = new FeedCache(layout);
         const step = async (): Promise<boolean> => {
           const keys = (await pendingArchiveEntries(layout)).filter((candidate) => !setAside.has(candidate)).slice(0, BATCH_LIMIT);
           if (keys.length === 0) return false;
-          for (const outcome of await includeEntries(layout, keys, { mailer })) {
+          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache })) {
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);

@@ -19,8 +19,12 @@
  * renamed (lib/fs/atomic.ts): a reader sees a whole old or a whole new file,
  * and a crash between the two leaves Packages, the record, as it was, so the
  * next run rewrites both. Writing assumes the archive lock is held.
+ *
+ * A long-running writer (archived) keeps groups between inclusions and asks
+ * `isCurrent` before reusing one: every write replaces a Packages file by
+ * rename, so a file another process wrote has another inode, size or mtime.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants, gzipSync } from 'node:zlib';
 
@@ -31,7 +35,7 @@ import { constants, gzipSync } from 'node:zlib';
  */
 const GZIP_LEVEL = constants.Z_DEFAULT_COMPRESSION;
 import { FormatError } from '../errors.js';
-import { formatControl, parseControl, Stanza } from '../formats/control.js';
+import { formatStanza, parseControl, Stanza } from '../formats/control.js';
 import { compareVersions, versionProblem } from '../formats/version.js';
 import { writeContentAtomic } from '../fs/atomic.js';
 import type { FileDigests } from '../fs/hash.js';
@@ -67,6 +71,10 @@ export class FeedGroup {
   readonly #read = new Map<string, string>();
   /** Sections a package was put into: written even when unchanged, to repair a Packages.gz a crash left behind. */
   readonly #touched = new Set<string>();
+  /** Each stanza's text, formatted once: a feed is rewritten many times, its stanzas rarely change. */
+  readonly #formatted = new WeakMap<Stanza, string>();
+  /** The identity of the Packages files as last read or written (see `isCurrent`). */
+  #signature = '';
 
   private constructor(
     private readonly layout: QueueLayout,
@@ -93,7 +101,29 @@ export class FeedGroup {
       group.#read.set(section, text);
       group.#sections.set(section, readStanzas(text, file));
     }
+    group.#signature = await group.#currentSignature();
     return group;
+  }
+
+  /** True when no Packages file of the group changed on disk since this group read or wrote them. */
+  async isCurrent(): Promise<boolean> {
+    return this.#touched.size === 0 && (await this.#currentSignature()) === this.#signature;
+  }
+
+  /** Section names with the inode, size and mtime of their Packages files. */
+  async #currentSignature(): Promise<string> {
+    const directory = inArchive(this.layout, this.path);
+    const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    const parts: string[] = [];
+    for (const section of names.sort()) {
+      if (section.startsWith('.')) continue;
+      const stats = await stat(join(directory, section, 'Packages'), { bigint: true }).catch(() => undefined);
+      if (stats !== undefined) parts.push(`${section}:${stats.ino}:${stats.size}:${stats.mtimeNs}`);
+    }
+    return parts.join('\n');
   }
 
   /** The package's indexed version (the highest, should several sections list it), or undefined. */
@@ -125,16 +155,30 @@ export class FeedGroup {
   async write(): Promise<string[]> {
     const written: string[] = [];
     for (const [section, stanzas] of [...this.#sections].sort(([a], [b]) => byteOrder(a, b))) {
-      const text = formatControl([...stanzas.values()].sort((a, b) => byteOrder(a.get('Package') ?? '', b.get('Package') ?? '')));
+      const sorted = [...stanzas.values()].sort((a, b) => byteOrder(a.get('Package') ?? '', b.get('Package') ?? ''));
+      const text = sorted.map((stanza) => this.#format(stanza)).join('\n');
       if (!this.#touched.has(section) && text === this.#read.get(section)) continue;
       const feed = `${this.path}/${section}`;
       await makeDirectories(this.layout.archive, feed);
       const directory = inArchive(this.layout, feed);
       await writeContentAtomic(join(directory, 'Packages.gz'), gzipSync(text, { level: GZIP_LEVEL }));
       await writeContentAtomic(join(directory, 'Packages'), text);
+      this.#read.set(section, text);
       written.push(feed);
     }
+    this.#touched.clear();
+    this.#signature = await this.#currentSignature();
     return written;
+  }
+
+  /** formatStanza, once per stanza (what formatControl would join). */
+  #format(stanza: Stanza): string {
+    let text = this.#formatted.get(stanza);
+    if (text === undefined) {
+      text = formatStanza(stanza);
+      this.#formatted.set(stanza, text);
+    }
+    return text;
   }
 }
 

@@ -116,6 +116,8 @@ export interface InclusionOptions {
   readonly lock?: ArchiveLockOptions;
   /** Called after each step, holding the lock (progress logging); a throw stops the inclusion there, as a kill would. */
   readonly onStep?: (step: InclusionStep) => void | Promise<void>;
+  /** Feed indexes kept from earlier batches (a daemon's); each is checked against the disk before reuse. */
+  readonly feedCache?: FeedCache;
 }
 
 /** Prefix, in tmp/, of an included entry being deleted. */
@@ -169,7 +171,7 @@ export async function removeIncludedEntries(layout: QueueLayout): Promise<void> 
 
 /** One run of step 4 over a batch of entries. */
 class Batch {
-  readonly #feeds: FeedGroups;
+  readonly #feeds: FeedCache;
   readonly #syncs = new DirectorySyncs();
 
   constructor(
@@ -177,10 +179,21 @@ class Batch {
     private readonly options: InclusionOptions,
     private readonly signal: AbortSignal,
   ) {
-    this.#feeds = new FeedGroups(layout);
+    this.#feeds = options.feedCache ?? new FeedCache(layout);
   }
 
   async run(keys: readonly string[]): Promise<EntryOutcome[]> {
+    this.#feeds.beginBatch();
+    try {
+      return await this.#run(keys);
+    } catch (error) {
+      // Groups may hold stanzas put but never written: forget them all.
+      this.#feeds.clear();
+      throw error;
+    }
+  }
+
+  async #run(keys: readonly string[]): Promise<EntryOutcome[]> {
     await removeIncludedEntries(this.layout);
     const failed = new Map<string, InclusionError>();
     const inclusions: Inclusion[] = [];
@@ -242,26 +255,43 @@ class Batch {
   }
 }
 
-/** The feed groups a batch reads and changes, each loaded once, by distribution, architecture and platform. */
-class FeedGroups {
+/**
+ * Feed groups by distribution, architecture and platform, each loaded once
+ * per batch; kept across batches by a daemon (InclusionOptions.feedCache), a
+ * kept group is reused only when its Packages files are the ones it wrote.
+ */
+export class FeedCache {
   readonly #groups = new Map<string, FeedGroup>();
+  /** Groups read or checked against the disk in this batch. */
+  readonly #current = new Set<FeedGroup>();
 
   constructor(private readonly layout: QueueLayout) {}
+
+  beginBatch(): void {
+    this.#current.clear();
+  }
+
+  clear(): void {
+    this.#groups.clear();
+    this.#current.clear();
+  }
 
   async get(distribution: string, build: Build): Promise<FeedGroup> {
     const id = `${distribution}/${buildName(build)}`;
     let group = this.#groups.get(id);
+    if (group !== undefined && !this.#current.has(group) && !(await group.isCurrent())) group = undefined;
     if (group === undefined) {
       group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
       this.#groups.set(id, group);
     }
+    this.#current.add(group);
     return group;
   }
 
-  /** Writes every group; returns the feed directories written, by group. */
+  /** Writes every group this batch used; returns the feed directories written, by group. */
   async write(): Promise<Map<FeedGroup, string[]>> {
     const written = new Map<FeedGroup, string[]>();
-    for (const group of this.#groups.values()) written.set(group, await group.write());
+    for (const group of this.#current) written.set(group, await group.write());
     return written;
   }
 }
@@ -326,7 +356,7 @@ class Inclusion {
   }
 
   /** Step 2 and the in-memory half of step 3: pools what is not superseded and puts it into its feed group. */
-  async pool(feeds: FeedGroups, syncs: DirectorySyncs): Promise<void> {
+  async pool(feeds: FeedCache, syncs: DirectorySyncs): Promise<void> {
     const toPlace: Candidate[] = [];
     const pooledBy = new Map<string, string>();
     for (const candidate of this.#candidates) {
@@ -516,7 +546,7 @@ class Inclusion {
     return { ...build, name, path, package: pkg, version, section, pool, digests, stanza };
   }
 
-  async #group(feeds: FeedGroups, build: Build): Promise<FeedGroup> {
+  async #group(feeds: FeedCache, build: Build): Promise<FeedGroup> {
     const group = await feeds.get(this.changes.distribution, build);
     this.#groups.add(group);
     return group;

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
-import { includeEntries, includeEntry, removeIncludedEntries, type InclusionReport, type InclusionStep } from '../../lib/archive/include.js';
+import { FeedCache, includeEntries, includeEntry, removeIncludedEntries, type InclusionReport, type InclusionStep } from '../../lib/archive/include.js';
 import { pendingArchiveEntries } from '../../lib/archive/entry.js';
 import { InclusionError } from '../../lib/archive/errors.js';
 import type { QueueLayout } from '../../lib/layout.js';
@@ -500,6 +500,47 @@ describe('includeEntries: a batch', () => {
       expect(await readdir(layout.tmp)).toEqual([]);
     },
   );
+});
+
+describe('includeEntries: indexes kept between batches', () => {
+  const upload = (sequence: number, source: string): UploadSpec => ({
+    sequence,
+    source,
+    version: '1.0-1',
+    builds: [{ architecture: 'amd64-linux-glibc', packages: [{ package: source }] }],
+  });
+
+  it('rereads an index another writer replaced since the last batch', async () => {
+    const layout = await queueRoot();
+    const feedCache = new FeedCache(layout);
+    await includeEntries(layout, [await makeEntry(layout, upload(1, 'hello'))], { feedCache });
+    // Another writer (an archive command holding the lock) adds a stanza the cache has not seen.
+    const packages = join(layout.archive, AMD64_FEED, 'Packages');
+    const foreign = 'Package: zzz\nVersion: 9\nArchitecture: amd64-linux-glibc\n';
+    await writeFile(`${packages}.new`, `${await readFile(packages, 'utf8')}\n${foreign}`);
+    await rename(`${packages}.new`, packages);
+    await includeEntries(layout, [await makeEntry(layout, upload(2, 'world'))], { feedCache });
+    expect(await versionsIn(layout, AMD64_FEED)).toEqual({ hello: '1.0-1', world: '1.0-1', zzz: '9' });
+  });
+
+  it('forgets what a failed batch put into its indexes', async () => {
+    const reference = await queueRoot();
+    await includeEntries(reference, [await makeEntry(reference, upload(1, 'hello')), await makeEntry(reference, upload(3, 'moon'))]);
+
+    const layout = await queueRoot();
+    const feedCache = new FeedCache(layout);
+    await includeEntries(layout, [await makeEntry(layout, upload(1, 'hello'))], { feedCache });
+    const world = await makeEntry(layout, upload(2, 'world'));
+    const onStep = (step: InclusionStep): void => {
+      if (step === 'pooled') throw new Error('killed after pooled');
+    };
+    await expect(includeEntries(layout, [world], { feedCache, onStep })).rejects.toThrow('killed after pooled');
+    // world's pooled package must not reach the index through the cache: only what is in the queue does.
+    await rm(layout.archiveQueueEntry(world), { recursive: true });
+    await rm(join(layout.archive, 'pool/w'), { recursive: true });
+    await includeEntries(layout, [await makeEntry(layout, upload(3, 'moon'))], { feedCache });
+    expect(await snapshot(layout.archive)).toEqual(await snapshot(reference.archive));
+  });
 });
 
 describe('includeEntry: the archive lock', () => {
