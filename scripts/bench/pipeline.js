@@ -26,6 +26,7 @@ const { writeOpk } = await import(`${dist}lib/opk/write.js`);
 const { Stanza } = await import(`${dist}lib/formats/control.js`);
 
 const [mode = 'take', countText] = process.argv.slice(2);
+let benchCpuAtStart; // process.cpuUsage() when the daemons start: the accepts' share of the bench process
 
 if (mode === 'take') await benchTake(Number(countText ?? 100_000));
 else if (mode === 'latency') await benchPipeline('latency', Number(countText ?? 40));
@@ -110,6 +111,7 @@ async function benchPipeline(kind, uploads) {
       }
     }
 
+    benchCpuAtStart = process.cpuUsage();
     const env = { ...process.env, OPKFARM_STORE: store };
     for (const args of [['buildd', '--queue', 'native'], ['buildd', '--queue', 'indep'], ['builddd'], ['archived']]) {
       const [program, ...rest] = args;
@@ -147,6 +149,7 @@ async function benchPipeline(kind, uploads) {
       );
     }
   } finally {
+    if (process.env.BENCH_CPU) reportCpu(daemons);
     for (const daemon of daemons) daemon.kill('SIGTERM');
     await sleep(500);
     await rm(root, { recursive: true, force: true });
@@ -166,6 +169,19 @@ async function makeSource(directory, name, withNative) {
   if (withNative) {
     await mkdir(join(directory, `${name}.pkg`));
     await writeFile(join(directory, `${name}.pkg`, 'control'), 'Architecture: any\nPlatform: all\nDescription: benchmark package\n');
+  }
+}
+
+/** BENCH_CPU=1: user and system CPU of each daemon and of the children it waited for (the builders), from /proc. */
+function reportCpu(daemons) {
+  const tick = 100; // USER_HZ on Linux
+  const line = (label, [utime, stime, cutime, cstime]) =>
+    `${label.padEnd(22)} user ${(utime / tick).toFixed(2)} s, system ${(stime / tick).toFixed(2)} s, children ${((cutime + cstime) / tick).toFixed(2)} s`;
+  const self = process.cpuUsage(benchCpuAtStart);
+  console.log(line('bench (accepts)', [self.user / 1e4, self.system / 1e4, 0, 0]));
+  for (const daemon of daemons) {
+    const fields = execFileSync('cat', [`/proc/${daemon.pid}/stat`], { encoding: 'utf8' }).split(') ')[1].split(' ');
+    console.log(line(daemon.spawnargs.slice(-3).join(' ').replace(/.*daemons\//, ''), fields.slice(11, 15).map(Number)));
   }
 }
 
