@@ -15,18 +15,21 @@
  *   whose architectures and platforms match, and mails the maintainer and
  *   the uploader; reject moves the upload to rejected/<key>/ with the remarks
  *   and mails them. Without --remarks, the remarks are edited in $EDITOR.
+ *   After either, mail waiting in the spool whose next attempt has come is
+ *   retried.
  *   Every run first finishes any accept an earlier run left half done.
  */
 import { readFile } from 'node:fs/promises';
 import { parseChanges } from '../lib/formats/changes.js';
 import { formatStanza } from '../lib/formats/control.js';
-import { createMailer, type Mailer } from '../lib/mail/mailer.js';
+import { createMailer, type FarmMailer } from '../lib/mail/mailer.js';
 import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
 import { acceptUpload, recoverAccepts, routeChanges } from '../lib/queue/accept.js';
 import { findIncoming, listIncoming } from '../lib/queue/incoming.js';
 import { rejectUpload } from '../lib/queue/reject.js';
 import { runProgram } from './cli/run.js';
 import { logEvent } from './cli/log.js';
+import { logMailFlush } from './cli/mail-log.js';
 import { obtainRemarks } from './cli/remarks.js';
 import { openFarm, withRoot, type Farm } from './cli/root.js';
 
@@ -83,6 +86,7 @@ await runProgram(PROGRAM, (argv) =>
         );
         logEvent(PROGRAM, 'accepted', { key: accepted.key, source: args.source, version: args.version, queues: accepted.queues.join(',') });
         process.stdout.write(`Accepted ${args.source} ${args.version} as ${accepted.key} into ${accepted.queues.join(', ')}\n`);
+        logMailFlush(PROGRAM, await farm.mailer.flushDue());
       },
     )
     .command(
@@ -109,6 +113,7 @@ await runProgram(PROGRAM, (argv) =>
           ),
         );
         process.stdout.write(`Rejected ${args.source} ${args.version}; kept in ${rejected.directory}\n`);
+        logMailFlush(PROGRAM, await farm.mailer.flushDue());
       },
     ),
 );
@@ -133,7 +138,7 @@ async function review(args: ReviewArguments, action: string, hint: string) {
 }
 
 interface ReviewedFarm extends Farm {
-  readonly mailer: Mailer;
+  readonly mailer: FarmMailer;
 }
 
 /**

@@ -8,35 +8,72 @@
  * FarmConfig this returns.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
 import { EnvironmentError, FormatError } from './errors.js';
 import { architectureProblem, isConcreteArchitecture, isWildcard, platformProblem, ALL, ANY, SRC } from './formats/architecture.js';
 import { listValue, parseControl, type Stanza } from './formats/control.js';
 
-/** How mail leaves the farm. Only `outbox` is delivered so far; the others are accepted for later. */
+/** How mail leaves the farm: files in the outbox, an SMTP server, or the local sendmail program. */
 export type MailTransport = 'outbox' | 'smtp' | 'sendmail';
 
-export interface MailSettings {
+/** The mail settings every transport shares. */
+interface CommonMailSettings {
   /** The sender of every mail: an address or `Name <address>`. */
   readonly from: string;
-  readonly transport: MailTransport;
   /** An address that receives a copy of every mail, when set. */
   readonly copyTo?: string;
+}
+
+export type MailSettings =
+  | (CommonMailSettings & { readonly transport: 'outbox' })
+  | (CommonMailSettings & { readonly transport: 'smtp'; readonly smtp: SmtpSettings })
+  | (CommonMailSettings & { readonly transport: 'sendmail'; readonly sendmail: SendmailSettings });
+
+/** `starttls`: plain connection upgraded with STARTTLS, required; `tls`: TLS from the start; `none`: no TLS. */
+export type SmtpSecurity = 'starttls' | 'tls' | 'none';
+
+/** The SMTP server the farm submits its mail to. */
+export interface SmtpSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly security: SmtpSecurity;
+  /** The login, when the server wants one: the password is read from `passwordFile`, never written here. */
+  readonly login?: { readonly user: string; readonly passwordFile: string };
+  /** PEM certificates to trust besides the system's (a private CA, a self-signed server). */
+  readonly caFile?: string;
+}
+
+/** The local mail submission program, called as `<command…> -i -f <from> -- <recipients…>`. */
+export interface SendmailSettings {
+  readonly command: readonly [string, ...string[]];
 }
 
 /** How a build queue builds: opkfarm's own builder, or an external command. */
 export type BuilderSettings = BuiltinBuilder | CommandBuilder;
 
-export interface BuiltinBuilder {
-  readonly kind: 'builtin';
+/** How builds are confined (lib/build/sandbox.ts): bwrap when usable (`auto`), always (`bwrap`), or never. */
+export type SandboxMode = 'auto' | 'bwrap' | 'none';
+
+/** What every builder shares: its sandbox and its limits. */
+interface BuildSettings {
   /** A build running longer is killed and recorded as failed. */
   readonly timeoutSeconds: number;
+  readonly sandbox: SandboxMode;
+  /** A build whose log grows past this fails; its log is cut there. */
+  readonly logLimitBytes: number;
+  /** A build whose output directory holds more fails. */
+  readonly outputLimitBytes: number;
 }
 
-export interface CommandBuilder {
+export interface BuiltinBuilder extends BuildSettings {
+  readonly kind: 'builtin';
+}
+
+export interface CommandBuilder extends BuildSettings {
   readonly kind: 'command';
   /** Program and arguments, split on whitespace; run without a shell. */
   readonly command: readonly [string, ...string[]];
-  readonly timeoutSeconds: number;
 }
 
 /** One build queue: `queues/buildd/<name>/`. */
@@ -74,20 +111,51 @@ const FARM_KEYS = [
   'Mail-From',
   'Mail-Transport',
   'Mail-Copy-To',
+  'Mail-SMTP-Host',
+  'Mail-SMTP-Port',
+  'Mail-SMTP-Security',
+  'Mail-SMTP-User',
+  'Mail-SMTP-Password-File',
+  'Mail-SMTP-CA-File',
+  'Mail-Sendmail-Command',
   'Builder',
   'Builder-Command',
   'Build-Timeout',
+  'Builder-Sandbox',
+  'Build-Log-Limit',
+  'Build-Output-Limit',
   'Lease-Seconds',
   'Rescan-Seconds',
 ] as const;
-const QUEUE_KEYS = ['Queue', 'Architectures', 'Platforms', 'Builder', 'Builder-Command', 'Build-Timeout'] as const;
+const QUEUE_KEYS = [
+  'Queue',
+  'Architectures',
+  'Platforms',
+  'Builder',
+  'Builder-Command',
+  'Build-Timeout',
+  'Builder-Sandbox',
+  'Build-Log-Limit',
+  'Build-Output-Limit',
+] as const;
 
 const DEFAULT_DISTRIBUTIONS = ['trunk'];
 const DEFAULT_MAIL_FROM = 'opkfarm <opkfarm@localhost>';
 const DEFAULT_BUILD_TIMEOUT = 3600;
+const DEFAULT_LOG_LIMIT = 64 * 1024 ** 2;
+const DEFAULT_OUTPUT_LIMIT = 4 * 1024 ** 3;
+const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'bwrap', 'none'];
+/** Size suffixes: binary multiples, as du and ls -h print them. */
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const DEFAULT_LEASE_SECONDS = 600;
 const DEFAULT_RESCAN_SECONDS = 30;
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
+const SMTP_SECURITIES: readonly SmtpSecurity[] = ['starttls', 'tls', 'none'];
+/** The submission port of each security: 587 (RFC 6409), 465 (RFC 8314), 25. */
+const DEFAULT_SMTP_PORTS: Readonly<Record<SmtpSecurity, number>> = { starttls: 587, tls: 465, none: 25 };
+const SMTP_KEYS = ['Mail-SMTP-Host', 'Mail-SMTP-Port', 'Mail-SMTP-Security', 'Mail-SMTP-User', 'Mail-SMTP-Password-File', 'Mail-SMTP-CA-File'];
+const SENDMAIL_KEYS = ['Mail-Sendmail-Command'];
+const DEFAULT_SENDMAIL: readonly [string, ...string[]] = ['/usr/sbin/sendmail'];
 const BUILDERS = ['builtin', 'command'] as const;
 /** Node's timers hold at most 2^31-1 ms and fire at once beyond it, so no period may be longer. */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -97,6 +165,8 @@ const QUEUE_NAME = /^[a-z0-9][a-z0-9.+-]*$/;
 const DISTRIBUTION = /^[a-z0-9][a-z0-9.+-]*$/;
 const ADDRESS = /^[^<>\s@]+@[^<>\s@]+$/;
 const NAMED_ADDRESS = /^[^<>\s][^<>\n]* <([^<>\s]+)>$/;
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const SMTP_USER = /^[^\s\p{Cc}]+$/u;
 
 /** Reads and validates a configuration file. */
 export async function loadConfig(path: string): Promise<FarmConfig> {
@@ -200,6 +270,18 @@ class Fields {
     return seconds;
   }
 
+  /** A size in bytes (`65536`, `64K`, `64M`, `4G`, `1T`; 1024-based), or undefined when absent. */
+  bytes(key: string): number | undefined {
+    const value = this.value(key);
+    if (value === undefined) return undefined;
+    const match = /^([0-9]+)([KMGT]?)$/i.exec(value);
+    const bytes = match ? Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toUpperCase()] ?? 1) : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 1) {
+      this.fail(key, `${key} must be a size in bytes, optionally followed by K, M, G or T (1024-based), such as 64M; not ${quote(value)}`);
+    }
+    return bytes;
+  }
+
   /** Throws a FormatError at the key's line. */
   fail(key: string, detail: string): never {
     throw new FormatError('control.bad-field', this.file, detail, this.stanza.lineOf(key) ?? this.firstLine);
@@ -272,28 +354,107 @@ function readMail(farm: Fields): MailSettings {
   if (copyTo !== undefined && !isMailbox(copyTo)) {
     farm.fail('Mail-Copy-To', `Mail-Copy-To must be an address or "Name <address>", not ${quote(copyTo)}`);
   }
-  return copyTo === undefined ? { from, transport } : { from, transport, copyTo };
+  // A key of another transport is a sign the operator forgot Mail-Transport: say so rather than ignore it.
+  for (const [keys, owner] of [[SMTP_KEYS, 'smtp'], [SENDMAIL_KEYS, 'sendmail']] as const) {
+    const stray = keys.find((key) => farm.stanza.has(key));
+    if (stray !== undefined && transport !== owner) {
+      farm.fail(stray, `${stray} is set but Mail-Transport is ${transport}; set "Mail-Transport: ${owner}" or remove ${stray}`);
+    }
+  }
+  const common = copyTo === undefined ? { from } : { from, copyTo };
+  switch (transport) {
+    case 'outbox':
+      return { ...common, transport };
+    case 'smtp':
+      return { ...common, transport, smtp: readSmtp(farm) };
+    case 'sendmail':
+      return { ...common, transport, sendmail: { command: commandWords(farm.value('Mail-Sendmail-Command')) ?? DEFAULT_SENDMAIL } };
+  }
+}
+
+function readSmtp(farm: Fields): SmtpSettings {
+  const host = farm.value('Mail-SMTP-Host');
+  if (host === undefined) farm.fail('Mail-Transport', 'Mail-Transport is smtp but Mail-SMTP-Host is missing');
+  if (!isHost(host)) farm.fail('Mail-SMTP-Host', `Mail-SMTP-Host must be a host name or an IP address, not ${quote(host)}`);
+  const security = farm.value('Mail-SMTP-Security') ?? 'starttls';
+  if (!isOneOf(security, SMTP_SECURITIES)) {
+    farm.fail('Mail-SMTP-Security', `Mail-SMTP-Security must be ${alternatives(SMTP_SECURITIES)}, not ${quote(security)}`);
+  }
+  const portValue = farm.value('Mail-SMTP-Port');
+  if (portValue !== undefined && !/^[0-9]{1,5}$/.test(portValue)) {
+    farm.fail('Mail-SMTP-Port', `Mail-SMTP-Port must be a port number from 1 to 65535, not ${quote(portValue)}`);
+  }
+  const port = portValue === undefined ? DEFAULT_SMTP_PORTS[security] : Number(portValue);
+  if (port < 1 || port > 65535) farm.fail('Mail-SMTP-Port', `Mail-SMTP-Port must be a port number from 1 to 65535, not ${quote(String(portValue))}`);
+
+  const user = farm.value('Mail-SMTP-User');
+  if (user !== undefined && !SMTP_USER.test(user)) farm.fail('Mail-SMTP-User', `Mail-SMTP-User must be one word, not ${quote(user)}`);
+  const passwordFile = absolutePath(farm, 'Mail-SMTP-Password-File');
+  if (user !== undefined && passwordFile === undefined) {
+    farm.fail('Mail-SMTP-User', 'Mail-SMTP-User is set but Mail-SMTP-Password-File is missing (the password is read from that file)');
+  }
+  if (user === undefined && passwordFile !== undefined) {
+    farm.fail('Mail-SMTP-Password-File', 'Mail-SMTP-Password-File is set but Mail-SMTP-User is missing');
+  }
+  if (user !== undefined && security === 'none' && !isLoopback(host)) {
+    farm.fail(
+      'Mail-SMTP-Security',
+      `Mail-SMTP-Security: none would send the password unencrypted to ${quote(host)}; use starttls or tls (none is for a server on this host)`,
+    );
+  }
+  const caFile = absolutePath(farm, 'Mail-SMTP-CA-File');
+  if (caFile !== undefined && security === 'none') {
+    farm.fail('Mail-SMTP-CA-File', 'Mail-SMTP-CA-File is set but Mail-SMTP-Security is none, which uses no certificates');
+  }
+  return {
+    host,
+    port,
+    security,
+    ...(user !== undefined && passwordFile !== undefined ? { login: { user, passwordFile } } : {}),
+    ...(caFile === undefined ? {} : { caFile }),
+  };
+}
+
+/** A path key's value, which must be absolute: the configuration is read from the root by programs started anywhere. */
+function absolutePath(fields: Fields, key: string): string | undefined {
+  const value = fields.value(key);
+  if (value !== undefined && !isAbsolute(value)) fields.fail(key, `${key} must be an absolute path, not ${quote(value)}`);
+  return value;
 }
 
 /**
- * The builder of a stanza: its own `Builder`, `Builder-Command` and
- * `Build-Timeout`, each defaulting to the farm's (`inherited`) when given.
+ * The builder of a stanza: its own `Builder`, `Builder-Command` and build
+ * settings, each defaulting to the farm's (`inherited`) when given.
  */
 function readBuilder(fields: Fields, inherited: BuilderSettings | undefined): BuilderSettings {
   const kind = fields.value('Builder') ?? inherited?.kind ?? 'builtin';
   if (!isOneOf(kind, BUILDERS)) fields.fail('Builder', `Builder must be ${alternatives(BUILDERS)}, not ${quote(kind)}`);
-  const timeoutSeconds = fields.seconds('Build-Timeout') ?? inherited?.timeoutSeconds ?? DEFAULT_BUILD_TIMEOUT;
+  const settings = readBuildSettings(fields, inherited);
   const commandValue = fields.value('Builder-Command');
   if (kind === 'builtin') {
     if (commandValue !== undefined) {
       fields.fail('Builder-Command', 'Builder-Command is set but Builder is builtin; add "Builder: command" or remove Builder-Command');
     }
-    return { kind, timeoutSeconds };
+    return { kind, ...settings };
   }
-  const [program, ...args] = commandValue === undefined ? [] : commandValue.split(/\s+/).filter((word) => word !== '');
-  if (program !== undefined) return { kind, command: [program, ...args], timeoutSeconds };
-  if (inherited?.kind === 'command') return { kind, command: inherited.command, timeoutSeconds };
+  const command = commandWords(commandValue);
+  if (command !== undefined) return { kind, command, ...settings };
+  if (inherited?.kind === 'command') return { kind, command: inherited.command, ...settings };
   return fields.fail('Builder', 'Builder is command but Builder-Command is missing');
+}
+
+/** Build-Timeout, Builder-Sandbox and the size limits of a stanza, each defaulting to the farm's (`inherited`). */
+function readBuildSettings(fields: Fields, inherited: BuildSettings | undefined): BuildSettings {
+  const sandbox = fields.value('Builder-Sandbox') ?? inherited?.sandbox ?? 'auto';
+  if (!isOneOf(sandbox, SANDBOX_MODES)) {
+    fields.fail('Builder-Sandbox', `Builder-Sandbox must be ${alternatives(SANDBOX_MODES)}, not ${quote(sandbox)}`);
+  }
+  return {
+    timeoutSeconds: fields.seconds('Build-Timeout') ?? inherited?.timeoutSeconds ?? DEFAULT_BUILD_TIMEOUT,
+    sandbox,
+    logLimitBytes: fields.bytes('Build-Log-Limit') ?? inherited?.logLimitBytes ?? DEFAULT_LOG_LIMIT,
+    outputLimitBytes: fields.bytes('Build-Output-Limit') ?? inherited?.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT,
+  };
 }
 
 function readQueue(fields: Fields, farmBuilder: BuilderSettings): QueueConfig {
@@ -334,6 +495,21 @@ function servedPlatformProblem(name: string): string | undefined {
   if (name === ALL) return `${quote(name)} is always built; list only the other platform names`;
   if (name === ANY) return `${quote(name)} is a pattern; list the platform names this queue builds`;
   return platformProblem(name);
+}
+
+/** A command value split on whitespace (it runs without a shell), or undefined when it has no word. */
+function commandWords(value: string | undefined): [string, ...string[]] | undefined {
+  const [program, ...args] = value === undefined ? [] : value.split(/\s+/).filter((word) => word !== '');
+  return program === undefined ? undefined : [program, ...args];
+}
+
+function isHost(value: string): boolean {
+  return isIP(value) !== 0 || (value.length <= 253 && HOST_NAME.test(value));
+}
+
+/** Whether a host is this machine: only there may the SMTP password travel without TLS. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function isMailbox(value: string): boolean {

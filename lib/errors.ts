@@ -24,7 +24,8 @@ export type FormatErrorCode =
   | 'opk.missing-member'
   | 'opk.unsafe-entry'
   | 'opk.too-large'
-  | 'opk.decompress';
+  | 'opk.decompress'
+  | 'mail.spool-file';
 
 /** A problem with the content of a file: parse errors, bad fields, unsafe archives. */
 export class FormatError extends Error {

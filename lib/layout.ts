@@ -53,6 +53,18 @@ export class QueueLayout {
   get outbox(): string {
     return join(this.root, 'outbox');
   }
+  /** Mail waiting for another attempt (lib/mail/spool.ts). */
+  get mailSpool(): string {
+    return join(this.root, 'mail-spool');
+  }
+  /** Spooled mail a process is sending: one name per claim, `<name>@<host>@<pid>`. */
+  get mailSpoolClaims(): string {
+    return join(this.mailSpool, 'claims');
+  }
+  /** Spooled mail refused for good or retried too often: kept with the reason, for an operator. */
+  get mailSpoolFailed(): string {
+    return join(this.mailSpool, 'failed');
+  }
   get tmp(): string {
     return join(this.root, 'tmp');
   }
@@ -81,6 +93,9 @@ export class QueueLayout {
       join(this.archive, 'logs'),
       this.rejected,
       this.outbox,
+      this.mailSpool,
+      this.mailSpoolClaims,
+      this.mailSpoolFailed,
       this.tmp,
       this.state,
       this.heartbeats,

@@ -10,9 +10,14 @@ import { formatErrorOf } from './support/errors.js';
 
 const EXAMPLE = fileURLToPath(new URL('../queues-layout/opkfarm.conf.example', import.meta.url));
 
+/** Builder-Sandbox, Build-Log-Limit and Build-Output-Limit when left out. */
+const BUILD_DEFAULTS = { sandbox: 'auto', logLimitBytes: 64 * 1024 ** 2, outputLimitBytes: 4 * 1024 ** 3 };
+
 /** A minimal valid configuration; tests append to or replace parts of it. */
 const FARM = 'Farm: test\n';
 const QUEUE = 'Queue: amd64\nArchitectures: amd64-linux-glibc all\n';
+/** The start of a Farm stanza mailing through SMTP; tests append lines at line 4 on. */
+const SMTP = 'Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: mail.example.org\n';
 
 function messageOf(text: string): string {
   return formatErrorOf(() => parseConfig(text, 'opkfarm.conf')).message;
@@ -28,7 +33,7 @@ describe('the shipped example', () => {
       transport: 'outbox',
       copyTo: 'archive-log@example.org',
     });
-    expect(config.builder).toEqual({ kind: 'builtin', timeoutSeconds: 3600 });
+    expect(config.builder).toEqual({ kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS });
     expect(config.leaseSeconds).toBe(600);
     expect(config.rescanSeconds).toBe(30);
     expect(config.queues).toEqual([
@@ -36,7 +41,7 @@ describe('the shipped example', () => {
         name: 'amd64',
         architectures: ['amd64-linux-glibc', 'all'],
         platforms: ['dev'],
-        builder: { kind: 'builtin', timeoutSeconds: 3600 },
+        builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS },
       },
       {
         name: 'arm',
@@ -46,6 +51,7 @@ describe('the shipped example', () => {
           kind: 'command',
           command: ['/usr/local/bin/opk-cross-build', '--target', 'armhf-linux-gnueabihf'],
           timeoutSeconds: 7200,
+          ...BUILD_DEFAULTS,
         },
       },
     ]);
@@ -64,11 +70,11 @@ describe('parseConfig', () => {
       name: 'test',
       distributions: ['trunk'],
       mail: { from: 'opkfarm <opkfarm@localhost>', transport: 'outbox' },
-      builder: { kind: 'builtin', timeoutSeconds: 3600 },
+      builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS },
       leaseSeconds: 600,
       rescanSeconds: 30,
       queues: [
-        { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600 } },
+        { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS } },
       ],
       servedArchitectures: new Map([
         ['amd64-linux-glibc', 'amd64'],
@@ -96,23 +102,61 @@ describe('parseConfig', () => {
       'opkfarm.conf',
     );
     const command = ['build-it', '--verbose', '--chroot', '/srv/c'];
-    expect(config.builder).toEqual({ kind: 'command', command, timeoutSeconds: 100 });
+    expect(config.builder).toEqual({ kind: 'command', command, timeoutSeconds: 100, ...BUILD_DEFAULTS });
     expect(config.queues.map((queue) => queue.builder)).toEqual([
-      { kind: 'command', command, timeoutSeconds: 100 },
-      { kind: 'command', command, timeoutSeconds: 200 },
-      { kind: 'builtin', timeoutSeconds: 100 },
-      { kind: 'command', command: ['other'], timeoutSeconds: 100 },
+      { kind: 'command', command, timeoutSeconds: 100, ...BUILD_DEFAULTS },
+      { kind: 'command', command, timeoutSeconds: 200, ...BUILD_DEFAULTS },
+      { kind: 'builtin', timeoutSeconds: 100, ...BUILD_DEFAULTS },
+      { kind: 'command', command: ['other'], timeoutSeconds: 100, ...BUILD_DEFAULTS },
     ]);
   });
 
-  it('accepts every mail transport and bare addresses', () => {
-    for (const transport of ['outbox', 'smtp', 'sendmail']) {
-      const config = parseConfig(
-        `Farm: test\nMail-Transport: ${transport}\nMail-From: farm@example.org\nMail-Copy-To: Log <log@example.org>\n\n${QUEUE}`,
-        'opkfarm.conf',
-      );
-      expect(config.mail).toEqual({ from: 'farm@example.org', transport, copyTo: 'Log <log@example.org>' });
-    }
+  it('accepts every mail transport and bare addresses, with the defaults of each', () => {
+    const mail = (fields: string) =>
+      parseConfig(`Farm: test\nMail-From: farm@example.org\nMail-Copy-To: Log <log@example.org>\n${fields}\n${QUEUE}`, 'opkfarm.conf').mail;
+    const common = { from: 'farm@example.org', copyTo: 'Log <log@example.org>' };
+    expect(mail('Mail-Transport: outbox\n')).toEqual({ ...common, transport: 'outbox' });
+    expect(mail('Mail-Transport: smtp\nMail-SMTP-Host: mail.example.org\n')).toEqual({
+      ...common,
+      transport: 'smtp',
+      smtp: { host: 'mail.example.org', port: 587, security: 'starttls' },
+    });
+    expect(mail('Mail-Transport: smtp\nMail-SMTP-Host: 192.0.2.25\nMail-SMTP-Security: tls\n').transport === 'smtp').toBe(true);
+    expect(mail('Mail-Transport: sendmail\n')).toEqual({ ...common, transport: 'sendmail', sendmail: { command: ['/usr/sbin/sendmail'] } });
+  });
+
+  it('reads every SMTP key and a sendmail command with options', () => {
+    const smtp = parseConfig(
+      'Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: mail.example.org\nMail-SMTP-Port: 2525\nMail-SMTP-Security: tls\n' +
+        'Mail-SMTP-User: buildd@example.org\nMail-SMTP-Password-File: /etc/opkfarm/smtp-password\nMail-SMTP-CA-File: /etc/opkfarm/ca.pem\n\n' +
+        QUEUE,
+      'opkfarm.conf',
+    ).mail;
+    expect(smtp).toEqual({
+      from: 'opkfarm <opkfarm@localhost>',
+      transport: 'smtp',
+      smtp: {
+        host: 'mail.example.org',
+        port: 2525,
+        security: 'tls',
+        login: { user: 'buildd@example.org', passwordFile: '/etc/opkfarm/smtp-password' },
+        caFile: '/etc/opkfarm/ca.pem',
+      },
+    });
+    const ports = (security: string) =>
+      parseConfig(`Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: ::1\nMail-SMTP-Security: ${security}\n\n${QUEUE}`, 'opkfarm.conf').mail;
+    expect(['starttls', 'tls', 'none'].map((security) => {
+      const mail = ports(security);
+      return mail.transport === 'smtp' ? mail.smtp.port : undefined;
+    })).toEqual([587, 465, 25]);
+    // A login without TLS is fine to a server on this host.
+    const local = parseConfig(
+      `Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: 127.0.0.1\nMail-SMTP-Security: none\nMail-SMTP-User: u\nMail-SMTP-Password-File: /p\n\n${QUEUE}`,
+      'opkfarm.conf',
+    ).mail;
+    expect(local.transport === 'smtp' && local.smtp.login).toEqual({ user: 'u', passwordFile: '/p' });
+    const sendmail = parseConfig(`Farm: test\nMail-Transport: sendmail\nMail-Sendmail-Command: /usr/bin/msmtp  -C /etc/msmtprc\n\n${QUEUE}`, 'opkfarm.conf').mail;
+    expect(sendmail).toEqual({ from: 'opkfarm <opkfarm@localhost>', transport: 'sendmail', sendmail: { command: ['/usr/bin/msmtp', '-C', '/etc/msmtprc'] } });
   });
 
   it.each([
@@ -121,7 +165,10 @@ describe('parseConfig', () => {
     [
       'unknown key, nothing close',
       'Farm: test\nColour: blue\n\n' + QUEUE,
-      'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, Builder, Builder-Command, Build-Timeout, Lease-Seconds, Rescan-Seconds)',
+      'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
+        'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
+        'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
+        'Lease-Seconds, Rescan-Seconds)',
     ],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
     ['queue key in the farm', 'Farm: test\nPlatforms: dev\n\n' + QUEUE, 'opkfarm.conf:2: Platforms belongs in a Queue stanza, not in the Farm stanza'],
@@ -143,6 +190,35 @@ describe('parseConfig', () => {
     ['bad Mail-From', 'Farm: test\nMail-From: farm\n\n' + QUEUE, 'opkfarm.conf:2: Mail-From must be an address or "Name <address>", not "farm"'],
     ['bad Mail-Copy-To', 'Farm: test\nMail-Copy-To: Log <log>\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Copy-To must be an address or "Name <address>", not "Log <log>"'],
     ['bad Mail-Transport', 'Farm: test\nMail-Transport: pigeon\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Transport must be outbox, smtp or sendmail, not "pigeon"'],
+    ['smtp without a host', 'Farm: test\nMail-Transport: smtp\n\n' + QUEUE, 'opkfarm.conf:2: Mail-Transport is smtp but Mail-SMTP-Host is missing'],
+    ['bad SMTP host', 'Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: mail example\n\n' + QUEUE, 'opkfarm.conf:3: Mail-SMTP-Host must be a host name or an IP address, not "mail example"'],
+    ['bad SMTP host, a URL', 'Farm: test\nMail-Transport: smtp\nMail-SMTP-Host: smtp://mail.example.org\n\n' + QUEUE, 'opkfarm.conf:3: Mail-SMTP-Host must be a host name or an IP address, not "smtp://mail.example.org"'],
+    ['SMTP port not a number', SMTP + 'Mail-SMTP-Port: smtp\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-Port must be a port number from 1 to 65535, not "smtp"'],
+    ['SMTP port zero', SMTP + 'Mail-SMTP-Port: 0\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-Port must be a port number from 1 to 65535, not "0"'],
+    ['SMTP port too large', SMTP + 'Mail-SMTP-Port: 70000\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-Port must be a port number from 1 to 65535, not "70000"'],
+    ['bad SMTP security', SMTP + 'Mail-SMTP-Security: ssl\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-Security must be starttls, tls or none, not "ssl"'],
+    ['SMTP user without a password file', SMTP + 'Mail-SMTP-User: u\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-User is set but Mail-SMTP-Password-File is missing (the password is read from that file)'],
+    ['SMTP password file without a user', SMTP + 'Mail-SMTP-Password-File: /p\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-Password-File is set but Mail-SMTP-User is missing'],
+    ['relative SMTP password file', SMTP + 'Mail-SMTP-User: u\nMail-SMTP-Password-File: secret\n\n' + QUEUE, 'opkfarm.conf:5: Mail-SMTP-Password-File must be an absolute path, not "secret"'],
+    ['SMTP user with spaces', SMTP + 'Mail-SMTP-User: a b\nMail-SMTP-Password-File: /p\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-User must be one word, not "a b"'],
+    [
+      'a password in clear to another host',
+      SMTP + 'Mail-SMTP-Security: none\nMail-SMTP-User: u\nMail-SMTP-Password-File: /p\n\n' + QUEUE,
+      'opkfarm.conf:4: Mail-SMTP-Security: none would send the password unencrypted to "mail.example.org"; use starttls or tls (none is for a server on this host)',
+    ],
+    ['a CA file without TLS', SMTP + 'Mail-SMTP-Security: none\nMail-SMTP-CA-File: /ca.pem\n\n' + QUEUE, 'opkfarm.conf:5: Mail-SMTP-CA-File is set but Mail-SMTP-Security is none, which uses no certificates'],
+    ['relative CA file', SMTP + 'Mail-SMTP-CA-File: ca.pem\n\n' + QUEUE, 'opkfarm.conf:4: Mail-SMTP-CA-File must be an absolute path, not "ca.pem"'],
+    [
+      'an SMTP key without Mail-Transport: smtp',
+      'Farm: test\nMail-SMTP-Host: mail.example.org\n\n' + QUEUE,
+      'opkfarm.conf:2: Mail-SMTP-Host is set but Mail-Transport is outbox; set "Mail-Transport: smtp" or remove Mail-SMTP-Host',
+    ],
+    [
+      'a sendmail key with smtp',
+      SMTP + 'Mail-Sendmail-Command: /usr/sbin/sendmail\n\n' + QUEUE,
+      'opkfarm.conf:4: Mail-Sendmail-Command is set but Mail-Transport is smtp; set "Mail-Transport: sendmail" or remove Mail-Sendmail-Command',
+    ],
+    ['misspelt SMTP key', SMTP + 'Mail-SMTP-Hots: x\n\n' + QUEUE, 'opkfarm.conf:4: unknown key "Mail-SMTP-Hots" (did you mean "Mail-SMTP-Host"?)'],
     ['bad Builder', 'Farm: test\nBuilder: make\n\n' + QUEUE, 'opkfarm.conf:2: Builder must be builtin or command, not "make"'],
     ['Builder command without Builder-Command', 'Farm: test\n# why\nBuilder: command\n\n' + QUEUE, 'opkfarm.conf:3: Builder is command but Builder-Command is missing'],
     [

@@ -5,12 +5,16 @@
  * --poll on network filesystems. --once runs until no work is left and exits.
  * SIGTERM and SIGINT abort the step through its signal: the step finishes or
  * abandons cleanly, then the daemon exits 0. Its heartbeat is kept fresh
- * throughout and removed on a clean exit.
+ * throughout and removed on a clean exit. A daemon that sends mail retries
+ * the spooled mail that is due on start and on every rescan (--once: before
+ * it exits), beside its steps, never holding them up.
  */
 import { describeError } from '../../lib/errors.js';
 import type { QueueLayout } from '../../lib/layout.js';
+import type { FarmMailer } from '../../lib/mail/mailer.js';
 import { beat, currentProcess, stopBeating } from '../../lib/queue/heartbeat.js';
 import { logEvent } from './log.js';
+import { logMailFlush } from './mail-log.js';
 import { DirectoryWatch } from './watch.js';
 
 export interface DaemonOptions {
@@ -34,6 +38,8 @@ export interface DaemonOptions {
   readonly onWake?: (wake: Wake) => void;
   /** Does one unit of work; resolves true when it did something (so there may be more). */
   readonly step: (signal: AbortSignal) => Promise<boolean>;
+  /** The daemon's mailer, whose due spooled mail is retried on every rescan. */
+  readonly mailer?: Pick<FarmMailer, 'flushDue'>;
 }
 
 /** What woke a daemon (see DaemonOptions.onWake). */
@@ -56,22 +62,25 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   await beat(layout, program, self);
   const heartbeat = setInterval(() => void beat(layout, program, self).catch(() => undefined), HEARTBEAT_SECONDS * 1000);
   logEvent(program, 'started', { pid: self.pid, host: self.host, once: options.once, poll: options.poll });
+  const mail = new MailRetries(program, options.mailer, stopping.signal);
   try {
     await options.recover();
     if (options.once) {
       options.onWake?.('rescan');
       while (!stopping.signal.aborted && (await options.step(stopping.signal)));
+      await mail.run();
       return;
     }
-    await runWatching(options, stopping.signal);
+    await runWatching(options, stopping.signal, mail);
   } finally {
+    await mail.settled();
     clearInterval(heartbeat);
     await stopBeating(layout, program, self);
     logEvent(program, 'stopped');
   }
 }
 
-async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise<void> {
+async function runWatching(options: DaemonOptions, signal: AbortSignal, mail: MailRetries): Promise<void> {
   let running = false;
   let again = false;
   let failure: unknown;
@@ -114,8 +123,12 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     for (const directory of options.watch) await watches.add(directory);
     for (const directory of options.watchSubdirectories ?? []) await watches.add(directory, true);
   }
-  const rescan = setInterval(() => wake('rescan'), options.rescanSeconds * 1000);
+  const rescan = setInterval(() => {
+    wake('rescan');
+    void mail.run();
+  }, options.rescanSeconds * 1000);
   wake('rescan');
+  void mail.run();
   try {
     await finished;
     // Let the step in progress finish or abandon before returning.
@@ -125,4 +138,32 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal): Promise
     watches.close();
   }
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(describeError(failure));
+}
+
+/** Runs the mailer's flush of due mail, one pass at a time, and logs what became of each message. */
+class MailRetries {
+  #running: Promise<void> | undefined;
+
+  constructor(
+    private readonly program: string,
+    private readonly mailer: Pick<FarmMailer, 'flushDue'> | undefined,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Starts a pass unless one is running; resolves when the pass ends. */
+  run(): Promise<void> {
+    const mailer = this.mailer;
+    if (mailer === undefined || this.signal.aborted) return Promise.resolve();
+    this.#running ??= (async () => {
+      logMailFlush(this.program, await mailer.flushDue(this.signal));
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Waits for the pass in progress, if any (the stop signal cancels its attempt). */
+  async settled(): Promise<void> {
+    await this.#running;
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * A MailMessage as RFC 5322 bytes, through nodemailer's MailComposer: every
- * transport (the outbox now, SMTP and sendmail later) sends exactly these bytes.
+ * transport (outbox, SMTP, sendmail) sends exactly these bytes.
  *
  * nodemailer encodes and folds headers itself; this module still refuses a
  * header name or value with a control character, so a message built by code

@@ -103,8 +103,10 @@ export interface BuildLogInfo extends UploadInfo {
   readonly succeeded: boolean;
   readonly host: string;
   readonly durationSeconds: number;
-  /** The stored build log: its last lines go inline, and the whole log is attached when small. */
+  /** The build log: its last lines go inline, and the whole log is attached when small. */
   readonly logPath: string;
+  /** Where the archive keeps the log once the upload is installed (archive/logs/…), when the caller knows. */
+  readonly storedLogPath?: string;
 }
 
 /** An upload whose binaries are in the archive. */
@@ -185,7 +187,11 @@ export async function buildLogMessage(settings: MailSettings, info: BuildLogInfo
         : 'The whole log is attached.',
     );
   }
-  lines.push(`The log is stored in ${bodyText(info.logPath)}`);
+  lines.push(
+    info.storedLogPath === undefined
+      ? `The log is stored in ${bodyText(info.logPath)}`
+      : `The log is stored in ${bodyText(info.logPath)} until the upload is installed, then in ${bodyText(info.storedLogPath)}`,
+  );
   const attachments =
     'problem' in log || log.whole === undefined
       ? undefined

@@ -11,6 +11,7 @@ import { writeContentAtomic } from '../fs/atomic.js';
 import { composeMessage } from './compose.js';
 import type { MailMessage } from './messages.js';
 import type { MailTransport } from './transport.js';
+import type { WireDelivery, WireTransport } from './wire.js';
 
 /** Suffix of every message file in the outbox. */
 export const OUTBOX_SUFFIX = '.eml';
@@ -25,11 +26,29 @@ export class OutboxTransport implements MailTransport {
       throw new Error(`mail ${message.messageId} has no recipient`);
     }
     const now = new Date();
-    const content = await composeMessage(message, now);
+    return { id: await this.write(await composeMessage(message, now), now) };
+  }
+
+  /** Writes composed bytes as a message file; returns its path. */
+  async write(content: Buffer, now = new Date()): Promise<string> {
     // Sorting the names sorts the messages by time of writing.
     const stamp = now.toISOString().replace(/[-:.]/g, '');
     const path = join(this.directory, `${stamp}-${randomBytes(8).toString('hex')}${OUTBOX_SUFFIX}`);
     await writeContentAtomic(path, content);
-    return { id: path };
+    return path;
   }
+}
+
+/**
+ * The outbox as a wire transport, for mail left in the spool by an earlier
+ * SMTP or sendmail configuration: each message becomes an `.eml` file (the
+ * envelope is not kept; its recipients are the message's To and Cc).
+ */
+export function outboxWire(outbox: OutboxTransport): WireTransport {
+  return {
+    description: `outbox ${outbox.directory}`,
+    async send(raw): Promise<WireDelivery> {
+      return { response: `written to ${await outbox.write(raw)}`, refused: [] };
+    },
+  };
 }

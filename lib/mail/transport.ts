@@ -1,7 +1,7 @@
 /**
- * How a notice leaves the farm. A transport takes a composed-ready MailMessage
- * and reports where it went; the outbox (outbox.ts) is the default one, SMTP
- * and sendmail transports implement the same interface.
+ * How a notice leaves the farm as a MailMessage: the outbox (outbox.ts)
+ * composes and writes it. The SMTP and sendmail transports take composed
+ * bytes instead (wire.ts), because the spool between stores the bytes.
  */
 import type { MailMessage, Notice, SkippedRecipient } from './messages.js';
 

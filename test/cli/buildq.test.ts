@@ -83,14 +83,14 @@ describe('buildq', () => {
     expect(String(accept.stderr)).toBe('buildq: no terminal and no $EDITOR: pass --remarks TEXT or --remarks-file FILE');
   });
 
-  it('refuses a mail transport that does not exist yet before changing anything', async () => {
+  it('refuses an SMTP password file it cannot read before changing anything', async () => {
     const configFile = join(root, 'opkfarm.conf');
-    await writeFile(configFile, (await readFile(configFile, 'utf8')).replace('Distributions: trunk', 'Distributions: trunk\nMail-Transport: smtp'));
+    const passwordFile = join(scratch as string, 'no-such-password');
+    const smtp = `Mail-Transport: smtp\nMail-SMTP-Host: 127.0.0.1\nMail-SMTP-User: farm\nMail-SMTP-Password-File: ${passwordFile}`;
+    await writeFile(configFile, (await readFile(configFile, 'utf8')).replace('Distributions: trunk', `Distributions: trunk\n${smtp}`));
     const accept = await runProgram('buildq', ['--root', root, 'accept', 'hello', '1.0-1', '--remarks', 'x']);
     expect(accept.exitCode).toBe(69);
-    expect(String(accept.stderr)).toBe(
-      `buildq: Mail-Transport: smtp is not implemented yet; set Mail-Transport: outbox (mail is written to ${join(root, 'outbox')})`,
-    );
+    expect(String(accept.stderr)).toBe(`buildq: cannot read Mail-SMTP-Password-File ${passwordFile}: ENOENT`);
     expect(await readdir(join(root, 'incoming'))).toContain('hello_1.0-1.changes');
     expect(await readdir(join(root, 'queues', 'master'))).toEqual([]);
   });

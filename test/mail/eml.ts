@@ -1,6 +1,7 @@
 /**
- * Just enough of an RFC 5322 / MIME reader for the mail tests (mailparser is
- * not a dependency): headers unfolded, encoded words decoded, one level of
+ * Just enough of an RFC 5322 / MIME reader for the outbox tests, which check
+ * folded header lines as written: headers unfolded, encoded words decoded
+ * (also in X- fields, which mailparser leaves encoded), one level of
  * multipart, quoted-printable and base64 bodies.
  */
 

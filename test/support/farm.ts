@@ -52,6 +52,13 @@ export interface FarmSpec {
   readonly buildTimeoutSeconds?: number;
   /** An external builder (Builder: command); the built-in one otherwise. */
   readonly builderCommand?: string;
+  /** Builder-Sandbox; left out (auto) when undefined. */
+  readonly sandbox?: 'auto' | 'bwrap' | 'none';
+  /** Build-Log-Limit and Build-Output-Limit, as written in the file (`64K`). */
+  readonly logLimit?: string;
+  readonly outputLimit?: string;
+  /** More lines of the Farm stanza: a mail transport and its keys (outbox otherwise). */
+  readonly mailFields?: readonly string[];
 }
 
 /** The text of an opkfarm.conf for `spec`. */
@@ -63,6 +70,10 @@ export function farmConfig(spec: FarmSpec): string {
     `Build-Timeout: ${spec.buildTimeoutSeconds ?? 120}`,
     `Rescan-Seconds: ${spec.rescanSeconds ?? 1}`,
     ...(spec.builderCommand === undefined ? [] : ['Builder: command', `Builder-Command: ${spec.builderCommand}`]),
+    ...(spec.sandbox === undefined ? [] : [`Builder-Sandbox: ${spec.sandbox}`]),
+    ...(spec.logLimit === undefined ? [] : [`Build-Log-Limit: ${spec.logLimit}`]),
+    ...(spec.outputLimit === undefined ? [] : [`Build-Output-Limit: ${spec.outputLimit}`]),
+    ...(spec.mailFields ?? []),
   ];
   const queues = spec.queues.map((queue) => [`Queue: ${queue.name}`, `Architectures: ${queue.architectures.join(' ')}`].join('\n'));
   return `${[farm.join('\n'), ...queues].join('\n\n')}\n`;

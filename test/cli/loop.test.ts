@@ -1,0 +1,123 @@
+/**
+ * runDaemon's mail hook (daemons/cli/loop.ts): the mailer's due mail is
+ * retried after recovery and on every rescan, beside the steps, each outcome
+ * logged; --once retries it before exiting; a stop cancels the pass in
+ * progress and waits for it.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { QueueLayout } from '../../lib/layout.js';
+import type { DueFlush } from '../../lib/mail/flush.js';
+import { runDaemon, type DaemonOptions } from '../../daemons/cli/loop.js';
+import { waitFor } from '../support/wait.js';
+
+let directory: string;
+let layout: QueueLayout;
+let logged: string[];
+/** The signal listeners there were before the test: runDaemon adds its own, removed after each test. */
+let listenersBefore: Map<NodeJS.Signals, Set<NodeJS.SignalsListener>>;
+beforeEach(async () => {
+  listenersBefore = new Map((['SIGTERM', 'SIGINT'] as const).map((signal) => [signal, new Set(process.listeners(signal))]));
+  directory = await mkdtemp(join(tmpdir(), 'opkfarm-loop-'));
+  layout = new QueueLayout(directory);
+  await mkdir(layout.heartbeats, { recursive: true });
+  logged = [];
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    logged.push(String(chunk));
+    return true;
+  });
+});
+afterEach(async () => {
+  for (const [signal, before] of listenersBefore) {
+    for (const listener of process.listeners(signal)) if (!before.has(listener)) process.off(signal, listener);
+  }
+  vi.restoreAllMocks();
+  await rm(directory, { recursive: true, force: true });
+});
+
+const SENT: DueFlush = {
+  recovered: ['20261121T120000000Z-0000000000000001.mail'],
+  outcomes: [
+    {
+      state: 'sent',
+      name: '20261121T120000000Z-0000000000000001.mail',
+      messageId: '<accept.k@farm.example>',
+      subject: 'Accepted k',
+      sentTo: ['jane@example.org'],
+      remaining: [],
+      unreachable: false,
+      attempts: 1,
+    },
+    { state: 'not-tried', name: '20261121T120000000Z-0000000000000002.mail', messageId: '<build.k@farm.example>', error: 'smtp down' },
+  ],
+};
+
+function options(overrides: Partial<DaemonOptions>): DaemonOptions {
+  return {
+    program: 'testd',
+    layout,
+    watch: [],
+    rescanSeconds: 1,
+    poll: true,
+    once: false,
+    recover: () => Promise.resolve(),
+    step: () => Promise.resolve(false),
+    ...overrides,
+  };
+}
+
+describe('runDaemon with a mailer', () => {
+  it('--once: runs the steps, then one pass over the due mail, and logs each outcome', async () => {
+    const order: string[] = [];
+    let steps = 0;
+    await runDaemon(
+      options({
+        once: true,
+        step: () => {
+          order.push('step');
+          return Promise.resolve(++steps < 3);
+        },
+        mailer: {
+          flushDue: () => {
+            order.push('mail');
+            return Promise.resolve(SENT);
+          },
+        },
+      }),
+    );
+    expect(order).toEqual(['step', 'step', 'step', 'mail']);
+    const log = logged.join('');
+    expect(log).toContain('program=testd event=mail-claim-returned name=20261121T120000000Z-0000000000000001.mail\n');
+    expect(log).toContain('program=testd event=mail-sent name=20261121T120000000Z-0000000000000001.mail message=<accept.k@farm.example>\n');
+    expect(log).toContain('program=testd event=mail-not-tried name=20261121T120000000Z-0000000000000002.mail message=<build.k@farm.example> error="smtp down"\n');
+  });
+
+  it('retries on start and on every rescan, and a stop cancels the pass in progress and waits for it', async () => {
+    const signals: AbortSignal[] = [];
+    let finished = false;
+    const daemon = runDaemon(
+      options({
+        mailer: {
+          flushDue: async (signal) => {
+            signals.push(signal as AbortSignal);
+            if (signals.length === 2) {
+              // The second pass hangs until the daemon is stopped.
+              await new Promise((resolve) => signal?.addEventListener('abort', resolve, { once: true }));
+              finished = true;
+            }
+            return { outcomes: [], recovered: [] };
+          },
+        },
+      }),
+    );
+    await waitFor('the rescan to retry mail', () => signals.length >= 2, { timeoutMs: 5_000 });
+    const before = listenersBefore.get('SIGTERM') ?? new Set();
+    for (const listener of process.listeners('SIGTERM')) if (!before.has(listener)) listener('SIGTERM');
+    await daemon;
+    expect(finished).toBe(true);
+    expect(signals[1]?.aborted).toBe(true);
+    expect(logged.join('')).toMatch(/event=stopping signal=SIGTERM\n(.|\n)*event=stopped\n$/);
+  });
+});
