@@ -4,7 +4,7 @@
  *   archived - include complete archive-queue entries into the package archive
  *
  * SYNOPSIS
- *   archived [--root DIR] [--once] [--poll] [--rescan SECONDS]
+ *   archived [--root DIR] [--once] [--poll] [--rescan SECONDS] [--log-format text|json]
  *
  * DESCRIPTION
  *   PIPELINE.md step 4. Acts on archive-queue/<key>/ only when its source
@@ -27,7 +27,7 @@ import { pendingArchiveEntries } from '../lib/archive/entry.js';
 import { FeedCache, includeEntries } from '../lib/archive/include.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { daemonOptions } from './cli/daemon-options.js';
-import { logEvent } from './cli/log.js';
+import { logEvent, uploadFields } from './cli/log.js';
 import { runDaemon } from './cli/loop.js';
 import { openFarm } from './cli/root.js';
 import { runProgram } from './cli/run.js';
@@ -61,11 +61,13 @@ await runProgram(
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);
-              logEvent(PROGRAM, 'inclusion-failed', { key, code: outcome.error.code, error: outcome.error.message });
+              logEvent(PROGRAM, 'inclusion-failed', { key, code: outcome.error.code, error: outcome.error.message, ...uploadFields(key) });
               continue;
             }
             const { report } = outcome;
-            for (const refused of report.refused) logEvent(PROGRAM, 'refused', { key, file: refused.file, reason: refused.reason });
+            for (const refused of report.refused) {
+              logEvent(PROGRAM, 'refused', { key, source: report.source, version: report.version, file: refused.file, reason: refused.reason });
+            }
             logEvent(PROGRAM, 'installed', {
               key,
               source: report.source,
@@ -87,6 +89,7 @@ await runProgram(
           poll: args.poll,
           once: args.once,
           recover: () => Promise.resolve(),
+          mailer,
           step,
         });
       },

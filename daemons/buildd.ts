@@ -4,7 +4,7 @@
  *   buildd - build the oldest package of a build queue
  *
  * SYNOPSIS
- *   buildd --queue NAME [--root DIR] [--once] [--poll] [--rescan SECONDS]
+ *   buildd --queue NAME [--root DIR] [--once] [--poll] [--rescan SECONDS] [--log-format text|json]
  *
  * DESCRIPTION
  *   PIPELINE.md step 2. Takes the oldest entry of queues/buildd/NAME/ (by
@@ -14,23 +14,32 @@
  *   claim. Several buildd processes, on one host or several, may serve one
  *   queue: a claim is an atomic rename, so nothing is built twice.
  *
+ *   Builds run in the bubblewrap sandbox (lib/build/sandbox.ts) unless the
+ *   queue's Builder-Sandbox is none; with auto and no usable bwrap they run
+ *   unconfined, which is logged once at start (event=sandbox sandbox=none).
+ *   With bwrap and no usable bwrap, buildd refuses to start.
+ *
  * KILLED
  *   SIGTERM kills the build in progress and returns its claim. After SIGKILL
  *   the claim is returned by the next buildd of this host to start (its
  *   owner is dead) or, from another host, when the owner's heartbeat is
- *   older than the lease; work directories of dead builds are removed.
+ *   older than the lease; work directories of dead builds are removed and
+ *   what still runs of their builds is killed. In the sandbox, a build dies
+ *   with its buildd (--die-with-parent), whatever the signal.
  */
 import { commandBuilder } from '../lib/build/command.js';
 import { builtinBuilder } from '../lib/build/builtin.js';
 import { buildClaim } from '../lib/build/build-claim.js';
 import { removeAbandonedWorkDirectories } from '../lib/build/cleanup.js';
 import type { Builder } from '../lib/build/builder.js';
+import { hiddenFromBuilds, probeBubblewrap, resolveSandbox } from '../lib/build/sandbox.js';
 import type { QueueConfig } from '../lib/config.js';
+import { EnvironmentError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { claimEntry, pendingKeys, recoverStaleClaims, type Claim } from '../lib/queue/claims.js';
 import { currentProcess, isProcessAlive } from '../lib/queue/heartbeat.js';
 import { daemonOptions } from './cli/daemon-options.js';
-import { logEvent } from './cli/log.js';
+import { logEvent, uploadFields } from './cli/log.js';
 import { runDaemon } from './cli/loop.js';
 import { openFarm } from './cli/root.js';
 import { runProgram } from './cli/run.js';
@@ -54,16 +63,38 @@ await runProgram(
           }
           const self = currentProcess();
           const builder = builderOf(queue);
+          const mode = queue.builder.sandbox;
+          const sandboxChoice = resolveSandbox(
+            mode,
+            mode === 'none' ? { usable: false, reason: 'not probed' } : await probeBubblewrap(),
+            hiddenFromBuilds(layout, config),
+          );
+          if (sandboxChoice.sandbox === undefined && sandboxChoice.required) {
+            throw new EnvironmentError(
+              `${layout.configFile}: Builder-Sandbox is bwrap for queue "${queue.name}", but ${sandboxChoice.reason}; ` +
+                'install bubblewrap, or set Builder-Sandbox to auto or none',
+            );
+          }
+          logEvent(PROGRAM, 'sandbox', {
+            queue: queue.name,
+            sandbox: sandboxChoice.sandbox === undefined ? 'none' : 'bwrap',
+            reason: sandboxChoice.sandbox === undefined ? sandboxChoice.reason : sandboxChoice.note,
+          });
           const mailer = createMailer(config, layout);
           const ownClaims = new Set<string>();
           let pending: string[] = [];
 
           const recover = async () => {
             for (const claim of await recoverStaleClaims(layout, queue.name, config.leaseSeconds, self, ownClaims)) {
-              logEvent(PROGRAM, 'claim-returned', { queue: queue.name, key: claim.key, owner: `${claim.owner.host}@${claim.owner.pid}` });
+              logEvent(PROGRAM, 'claim-returned', {
+                queue: queue.name,
+                key: claim.key,
+                owner: `${claim.owner.host}@${claim.owner.pid}`,
+                ...uploadFields(claim.key),
+              });
             }
             for (const name of await removeAbandonedWorkDirectories(layout, self.host, isProcessAlive)) {
-              logEvent(PROGRAM, 'work-directory-removed', { name });
+              logEvent(PROGRAM, 'work-directory-removed', { name, queue: queue.name });
             }
           };
 
@@ -85,13 +116,19 @@ await runProgram(
             const claim = await claimOldest();
             if (!claim) return false;
             ownClaims.add(claim.path);
-            logEvent(PROGRAM, 'claimed', { queue: queue.name, key: claim.key });
+            logEvent(PROGRAM, 'claimed', { queue: queue.name, key: claim.key, ...uploadFields(claim.key) });
+            const started = Date.now();
             try {
               const outcome = await buildClaim({
                 layout,
-                queue: { ...queue, timeoutSeconds: queue.builder.timeoutSeconds },
+                queue: {
+                  ...queue,
+                  timeoutSeconds: queue.builder.timeoutSeconds,
+                  limits: { logBytes: queue.builder.logLimitBytes, outputBytes: queue.builder.outputLimitBytes },
+                },
                 claim,
                 builder,
+                ...(sandboxChoice.sandbox === undefined ? {} : { sandbox: sandboxChoice.sandbox }),
                 self,
                 signal,
                 mailer,
@@ -101,12 +138,18 @@ await runProgram(
                     key: claim.key,
                     architecture: pair.architecture,
                     platform: pair.platform,
-                    duration: pair.durationSeconds.toFixed(3),
+                    duration: roundedSeconds(pair.durationSeconds),
                     binaries: pair.binaries.length,
                     error: pair.error,
+                    ...uploadFields(claim.key),
                   }),
               });
-              logEvent(PROGRAM, outcome.state === 'built' ? 'popped' : 'claim-returned', { queue: queue.name, key: claim.key });
+              logEvent(PROGRAM, outcome.state === 'built' ? 'popped' : 'claim-returned', {
+                queue: queue.name,
+                key: claim.key,
+                ...uploadFields(claim.key),
+                duration: roundedSeconds((Date.now() - started) / 1000),
+              });
               return outcome.state === 'built';
             } finally {
               ownClaims.delete(claim.path);
@@ -121,12 +164,18 @@ await runProgram(
             poll: args.poll,
             once: args.once,
             recover,
+            mailer,
             step,
           });
         },
       ),
   { requireCommand: false },
 );
+
+/** Seconds to the millisecond, as a number (json logs keep it one). */
+function roundedSeconds(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
 
 function builderOf(queue: QueueConfig): Builder {
   return queue.builder.kind === 'command' ? commandBuilder(queue.builder.command) : builtinBuilder;

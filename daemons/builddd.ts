@@ -4,7 +4,7 @@
  *   builddd - move fully built uploads from the master queue to the archive queue
  *
  * SYNOPSIS
- *   builddd [--root DIR] [--once] [--poll] [--rescan SECONDS]
+ *   builddd [--root DIR] [--once] [--poll] [--rescan SECONDS] [--log-format text|json]
  *
  * DESCRIPTION
  *   PIPELINE.md step 3. Watches queues/master/; an entry whose link count is
@@ -17,7 +17,7 @@
  */
 import { builtMasterEntries, keyOfQueueName, moveToArchiveQueue } from '../lib/queue/complete.js';
 import { runProgram } from './cli/run.js';
-import { logEvent } from './cli/log.js';
+import { logEvent, uploadFields } from './cli/log.js';
 import { daemonOptions } from './cli/daemon-options.js';
 import { runDaemon, type Wake } from './cli/loop.js';
 import { openFarm } from './cli/root.js';
@@ -48,7 +48,7 @@ await runProgram(PROGRAM, (argv) =>
         const keys = await builtMasterEntries(layout, among);
         for (const key of keys) {
           await moveToArchiveQueue(layout, key);
-          logEvent(PROGRAM, 'built', { key });
+          logEvent(PROGRAM, 'built', { key, ...uploadFields(key) });
         }
         return keys.length > 0;
       };

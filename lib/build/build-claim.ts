@@ -7,6 +7,8 @@
  *   2. fsync and rename each binary into archive-queue/<key>/, then the log;
  *   3. write archive-queue/<key>/<arch>_<plat>.result (atomic): the pair is done;
  *   4. mail the build log; remove the work directory.
+ * The builder runs in the sandbox when there is one (sandbox.ts), within the
+ * queue's time and size limits (limits.ts); a build over a limit fails.
  * Only after every pair has a result is the claim unlinked. Killed at any
  * point, a rerun skips the pairs that have a result and rebuilds the others
  * from a clean work directory; renaming a binary over an earlier attempt's
@@ -21,6 +23,7 @@ import { Stanza, formatStanza } from '../formats/control.js';
 import { pathExists } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
+import { inArchive, logPath } from '../archive/paths.js';
 import { buildLogMessage } from '../mail/messages.js';
 import type { Mailer } from '../mail/mailer.js';
 import { extractOpkData } from '../opk/extract.js';
@@ -28,6 +31,8 @@ import { finishClaim, returnClaim, type Claim } from '../queue/claims.js';
 import type { ProcessIdentity } from '../queue/heartbeat.js';
 import { readSourceDirectory, type SourceDirectory } from '../source/spf.js';
 import type { Builder, BuildOutcome } from './builder.js';
+import { limitProblem, truncateLog, type BuildLimits } from './limits.js';
+import type { Sandbox } from './sandbox.js';
 import { planBuilds, type PlannedBuild } from './select.js';
 
 export interface BuildQueueSettings {
@@ -35,6 +40,7 @@ export interface BuildQueueSettings {
   readonly architectures: readonly string[];
   readonly platforms: readonly string[];
   readonly timeoutSeconds: number;
+  readonly limits: BuildLimits;
 }
 
 export interface PairResult {
@@ -57,6 +63,8 @@ export interface BuildClaimOptions {
   readonly queue: BuildQueueSettings;
   readonly claim: Claim;
   readonly builder: Builder;
+  /** Where builds run confined; unconfined when undefined. */
+  readonly sandbox?: Sandbox;
   readonly self: ProcessIdentity;
   readonly signal: AbortSignal;
   readonly mailer?: Mailer;
@@ -149,6 +157,9 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
         outputDirectory,
         logFile,
         timeoutSeconds: options.queue.timeoutSeconds,
+        limits: options.queue.limits,
+        mark: { id: basename(work), directory: work },
+        ...(options.sandbox === undefined ? {} : { sandbox: options.sandbox }),
         signal: options.signal,
       });
     } catch (error) {
@@ -157,7 +168,13 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     if (outcome.status === 'aborted') return 'aborted';
     const finished = new Date();
 
-    const binaries = outcome.status === 'ok' ? (await readdir(outputDirectory)).filter((name) => name.endsWith('.opk')).sort() : [];
+    // The builder checked its commands; this also covers what it did itself (the built-in builder's packing).
+    const overLimit = await limitProblem({ logFile, outputDirectory }, options.queue.limits);
+    if (overLimit !== undefined) {
+      await truncateLog(logFile, options.queue.limits.logBytes);
+      outcome = { status: 'failed', error: outcome.error ?? overLimit };
+    }
+    const binaries = outcome.status === 'ok' ? await packagesIn(outputDirectory) : [];
     let error = outcome.error;
     if (outcome.status === 'ok' && binaries.length === 0) error = 'the builder succeeded but produced no package';
     const status = outcome.status === 'ok' && error === undefined ? 'ok' : 'failed';
@@ -255,6 +272,7 @@ async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'sour
         host: self.host,
         durationSeconds,
         logPath: log,
+        storedLogPath: inArchive(options.layout, logPath(upload.source, claim.key, pairName, '.log')),
       }),
     );
   }
@@ -286,6 +304,15 @@ async function readChangesPeople(layout: QueueLayout, key: string): Promise<Peop
   } catch {
     return {};
   }
+}
+
+/** The `*.opk` regular files of an output directory, sorted: a symlink a build left there is no package. */
+async function packagesIn(directory: string): Promise<string[]> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.opk'))
+    .map((entry) => entry.name)
+    .sort();
 }
 
 async function moveDurably(from: string, to: string): Promise<void> {

@@ -7,14 +7,14 @@
  * `<binpkg>.pkg/control` and maintainer scripts from `<binpkg>.pkg/`.
  * Packages are reproducible: every mtime is the change log date.
  */
-import { cp, lstat, readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, lstat, readFile, readdir, realpath } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { Stanza } from '../formats/control.js';
 import { versionForFileName, parseVersion } from '../formats/version.js';
 import { writeOpk, type ControlFile } from '../opk/write.js';
 import { readSourceDirectory, type SourceDirectory } from '../source/spf.js';
 import type { Builder, BuildRequest } from './builder.js';
-import { runLogged } from './run-logged.js';
+import { commandOfBuild, runLogged } from './run-logged.js';
 
 /** Files of a `<binpkg>.pkg/` directory that go into the control archive. */
 const CONTROL_FILES: Readonly<Record<string, number>> = {
@@ -37,15 +37,10 @@ export const builtinBuilder: Builder = async (request) => {
 
   const environment = buildEnvironment(request, spec);
   for (const target of ['build', 'install']) {
-    const run = await runLogged({
-      command: 'make',
-      args: ['-f', 'build', target],
-      cwd: tree,
-      env: environment,
-      logFile: request.logFile,
-      timeoutSeconds: request.timeoutSeconds,
-      signal: request.signal,
-    });
+    const run = await runLogged(
+      // make sees its own copy of the source only: the packing below is done outside the sandbox.
+      commandOfBuild(request, { command: 'make', args: ['-f', 'build', target], cwd: tree, env: environment, view: { readable: [], writable: [request.workDirectory] } }),
+    );
     if (run.status === 'aborted') return { status: 'aborted' };
     if (run.status !== 'ok') return { status: 'failed', error: `build ${target}: ${run.error}` };
   }
@@ -54,6 +49,10 @@ export const builtinBuilder: Builder = async (request) => {
     const data = join(tree, 'tmp', `${name}.data`);
     const isDirectory = await lstat(data).then((stats) => stats.isDirectory(), () => false);
     if (!isDirectory) return { status: 'failed', error: `the build created no tmp/${name}.data directory` };
+    // Packing runs outside the sandbox: a build must not point it at the host's files through a symlink.
+    for (const path of [data, join(tree, `${name}.pkg`)]) {
+      if (!(await isInside(path, tree))) return { status: 'failed', error: `${relative(tree, path)} leads out of the build's tree (a symlink)` };
+    }
     const binary = spec.binaryPackages.find((candidate) => candidate.name === name);
     if (!binary) return { status: 'failed', error: `no ${name}.pkg in the source package` };
     await writeOpk({
@@ -111,10 +110,18 @@ function binaryControl(request: BuildRequest, spec: SourceDirectory, fields: Sta
 async function controlFiles(packageDirectory: string): Promise<ControlFile[]> {
   const files: ControlFile[] = [];
   for (const [name, mode] of Object.entries(CONTROL_FILES)) {
-    const content = await readFile(join(packageDirectory, name)).catch(() => undefined);
-    if (content !== undefined) files.push({ name, content, mode });
+    const path = join(packageDirectory, name);
+    // Regular files only: the build may have replaced one with a symlink to a file of the host.
+    const isFile = await lstat(path).then((stats) => stats.isFile(), () => false);
+    if (isFile) files.push({ name, content: await readFile(path), mode });
   }
   return files;
+}
+
+/** Whether `path`, symlinks resolved, is inside `tree` (itself resolved). */
+async function isInside(path: string, tree: string): Promise<boolean> {
+  const [resolved, root] = await Promise.all([realpath(path).catch(() => undefined), realpath(tree)]);
+  return resolved !== undefined && (resolved === root || resolved.startsWith(root + sep));
 }
 
 /** Installed-Size in KiB, as opkg reports it: the sum of the regular files, rounded up. */

@@ -5,17 +5,39 @@
  * of dead processes of its own host (another host's pids mean nothing here),
  * so a killed build leaves nothing behind.
  *
- * That includes processes: a builder runs in a process group of its own
- * (run-logged.ts), which a buildd killed with SIGKILL cannot take down with
- * it. Every process of a build starts inside its work directory, so before
- * the directory goes, each process group with a member working inside it is
- * killed (read from /proc; where there is no /proc, nothing is killed).
+ * That includes processes: without the sandbox's PID namespace, a builder
+ * runs in a process group of its own (run-logged.ts), which a buildd killed
+ * with SIGKILL cannot take down with it. So before a directory goes, every
+ * process of its build is killed: those carrying its marker and those
+ * working inside it (build-processes.ts).
  */
-import { readFile, readdir, readlink, realpath, rm } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { QueueLayout } from '../layout.js';
+import type { ProcessIdentity } from '../queue/heartbeat.js';
+import { killBuildProcesses } from './build-processes.js';
 
-const WORK_DIRECTORY = /^\.tmp-(?:build|unpack)-.*@([^@]+)@(\d+)-[A-Za-z0-9]{6}$/;
+const WORK_DIRECTORY = /^\.tmp-(build|unpack)-.*@([^@/]+)@(\d+)-[A-Za-z0-9]{6}$/;
+
+/** A build or unpack directory in tmp/, and the buildd that made it. */
+export interface WorkDirectoryName {
+  readonly kind: 'build' | 'unpack';
+  readonly owner: ProcessIdentity;
+}
+
+/** The owner of a work directory name in tmp/, or undefined for another name. */
+export function parseWorkDirectoryName(name: string): WorkDirectoryName | undefined {
+  const match = WORK_DIRECTORY.exec(name);
+  if (!match) return undefined;
+  const [, kind, host = '', pid = '0'] = match;
+  return { kind: kind === 'build' ? 'build' : 'unpack', owner: { host, pid: Number(pid) } };
+}
+
+/** Kills what still runs of a work directory's build, then removes the directory. */
+export async function removeWorkDirectory(path: string, name: string): Promise<void> {
+  await killBuildProcesses({ id: name, directory: path });
+  await rm(path, { recursive: true, force: true });
+}
 
 /** Removes the work directories of processes `isAlive` says are dead; returns their names. */
 export async function removeAbandonedWorkDirectories(
@@ -25,44 +47,10 @@ export async function removeAbandonedWorkDirectories(
 ): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(layout.tmp)) {
-    const [, owner, pid] = WORK_DIRECTORY.exec(name) ?? [];
-    if (owner !== host || pid === undefined || isAlive(Number(pid))) continue;
-    await killProcessesWithin(join(layout.tmp, name));
-    await rm(join(layout.tmp, name), { recursive: true, force: true });
+    const owner = parseWorkDirectoryName(name)?.owner;
+    if (owner === undefined || owner.host !== host || isAlive(owner.pid)) continue;
+    await removeWorkDirectory(join(layout.tmp, name), name);
     removed.push(name);
   }
   return removed;
-}
-
-/** SIGKILLs every process group (or, in our own group, the process) with a member whose working directory is inside `directory`. */
-async function killProcessesWithin(directory: string): Promise<void> {
-  const inside = await realpath(directory).catch(() => undefined);
-  if (inside === undefined) return;
-  const processes = await readdir('/proc').catch(() => [] as string[]);
-  const ownGroup = await processGroupOf('self');
-  for (const name of processes) {
-    if (!/^\d+$/.test(name)) continue;
-    const cwd = await readlink(`/proc/${name}/cwd`).catch(() => undefined);
-    if (cwd === undefined || (cwd !== inside && !cwd.startsWith(inside + sep))) continue;
-    const group = await processGroupOf(name);
-    signal(group !== undefined && group > 1 && group !== ownGroup ? -group : Number(name));
-  }
-}
-
-/** The process group of /proc/<pid>, when readable. */
-async function processGroupOf(pid: string): Promise<number | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return undefined;
-  // pid (comm) state ppid pgrp …: the command name may hold spaces and parentheses.
-  const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  return Number.isInteger(group) ? group : undefined;
-}
-
-function signal(target: number): void {
-  if (target === process.pid) return;
-  try {
-    process.kill(target, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
 }

@@ -40,7 +40,14 @@ describe('several buildd on one queue', () => {
     const root = join(base, 'root');
     const counter = join(base, 'builds');
     const builder = await writeCommandBuilder({ directory: base, counter });
-    await initFarm(root, { queues: [{ name: 'indep', architectures: ['all'] }], builderCommand: builder, rescanSeconds: 1 });
+    // Unconfined: the test builder lives in the scratch directory and counts its builds in a file there,
+    // both out of a sandboxed build's sight (test/pipeline/buildd-killed.test.ts covers the sandboxed case).
+    await initFarm(root, {
+      queues: [{ name: 'indep', architectures: ['all'] }],
+      builderCommand: builder,
+      sandbox: 'none',
+      rescanSeconds: 1,
+    });
 
     const names = Array.from({ length: UPLOADS }, (_, index) => `pkg${String(index).padStart(2, '0')}`);
     const sources = [];

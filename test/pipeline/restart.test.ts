@@ -46,7 +46,14 @@ describe('buildd killed during a build', () => {
     const counter = join(base, 'builds');
     const slow = { marker: join(base, 'slept'), pidFile: join(base, 'build.pid'), started: join(base, 'started'), seconds: 30 };
     const builder = await writeCommandBuilder({ directory: base, counter, slowFirstBuild: slow });
-    await initFarm(root, { queues: [{ name: 'indep', architectures: ['all'] }], builderCommand: builder, rescanSeconds: 1 });
+    // Unconfined: the test builder lives in the scratch directory and counts its builds in a file there,
+    // both out of a sandboxed build's sight (test/pipeline/buildd-killed.test.ts covers the sandboxed case).
+    await initFarm(root, {
+      queues: [{ name: 'indep', architectures: ['all'] }],
+      builderCommand: builder,
+      sandbox: 'none',
+      rescanSeconds: 1,
+    });
     const source = await writeSourcePackage(join(base, 'sources'), {
       name: 'slowpkg',
       version: '1.0',

@@ -91,7 +91,7 @@ describe('buildd', () => {
     const neverCalled: Builder = () => Promise.reject(new Error('the builder must not run'));
     const outcome = await buildClaim({
       layout,
-      queue: { name: 'indep', architectures: ['all'], platforms: [], timeoutSeconds: 10 },
+      queue: { name: 'indep', architectures: ['all'], platforms: [], timeoutSeconds: 10, limits: { logBytes: 1 << 20, outputBytes: 1 << 20 } },
       claim,
       builder: neverCalled,
       self: currentProcess(),

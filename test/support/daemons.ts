@@ -34,10 +34,11 @@ interface Entry extends Daemon {
 export class Daemons {
   readonly #all: Entry[] = [];
 
-  /** Starts `program args…` (a daemon: it runs until signalled). */
-  start(program: Program, args: readonly string[]): Daemon {
+  /** Starts `program args…` (a daemon: it runs until signalled), with `env` added to its environment. */
+  start(program: Program, args: readonly string[], env: Readonly<Record<string, string>> = {}): Daemon {
     const label = [program, ...args].join(' ');
     const child = execa(process.execPath, [programPath(program), ...args], {
+      env,
       reject: false,
       stdin: 'ignore',
       stdout: 'ignore',

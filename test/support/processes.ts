@@ -39,6 +39,16 @@ export async function processesWithin(directory: string): Promise<ProcessInfo[]>
   );
 }
 
+/** Live processes whose command line contains `text` (a marker a test gave a process it started). */
+export async function processesMentioning(text: string): Promise<ProcessInfo[]> {
+  const found: ProcessInfo[] = [];
+  for (const info of await listProcesses()) {
+    const commandLine = await readFile(`/proc/${info.pid}/cmdline`, 'utf8').catch(() => '');
+    if (commandLine.includes(text)) found.push(info);
+  }
+  return found;
+}
+
 /** Live members of a process group. */
 export async function processGroupMembers(pgid: number): Promise<ProcessInfo[]> {
   return (await listProcesses()).filter((info) => info.pgid === pgid);

@@ -1,0 +1,119 @@
+/**
+ * The processes of one build, found in /proc (Linux; elsewhere none are
+ * found): those whose environment carries the build's marker, and those
+ * working inside the build's directory. Every build command starts with
+ * OPKFARM_BUILD=<build id> in its environment, which its descendants inherit
+ * whether or not they leave its process group (setsid, double fork), so
+ * killing by marker catches what killing the group misses.
+ *
+ * What this cannot catch without the sandbox's PID namespace: a process that
+ * both clears its environment (env -i) and leaves the build's directory, or
+ * one running as another user (setuid), whose /proc entries are unreadable.
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The environment variable that marks a build's processes. */
+export const BUILD_MARKER = 'OPKFARM_BUILD';
+
+/** A build, as its processes can be recognised. */
+export interface BuildMark {
+  /** Unique per build (its directory's name): the marker's value. */
+  readonly id: string;
+  /** The build's directory: a process working inside it belongs to the build. */
+  readonly directory: string;
+}
+
+/** Rounds of scan-and-kill: a process may fork between a scan and the kill, so scan until one finds nothing. */
+const MAX_ROUNDS = 20;
+const ROUND_PAUSE_MS = 20;
+
+/** The variables that mark a command as one of `mark`'s build. */
+export function markerEnvironment(mark: BuildMark): Record<string, string> {
+  return { [BUILD_MARKER]: mark.id };
+}
+
+/** SIGKILLs every process of the build (with the process group of each, unless it is ours); returns how many were found. */
+export async function killBuildProcesses(mark: BuildMark): Promise<number> {
+  const directory = await realpath(mark.directory).catch(() => mark.directory);
+  const ownGroup = processGroupOf(String(process.pid));
+  let found = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const pids = buildProcesses(mark.id, directory);
+    if (pids.length === 0) break;
+    found += pids.length;
+    for (const pid of pids) {
+      const group = processGroupOf(String(pid));
+      if (group !== undefined && group > 1 && group !== ownGroup) kill(-group);
+      kill(pid);
+    }
+    await sleep(ROUND_PAUSE_MS);
+  }
+  return found;
+}
+
+/**
+ * Live (non-zombie) processes of the build, never this one. Synchronous on
+ * purpose: /proc answers from memory, and a few hundred small reads take a
+ * millisecond this way but tens through the thread pool.
+ */
+function buildProcesses(id: string, directory: string): number[] {
+  const marker = `${BUILD_MARKER}=${id}`;
+  const pids: number[] = [];
+  for (const name of procEntries()) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const state = statFields(name)?.[0];
+    if (state === undefined || state === 'Z' || state === 'X') continue;
+    if (workingDirectoryIsInside(name, directory) || environmentHas(name, marker)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+function procEntries(): string[] {
+  try {
+    return readdirSync('/proc');
+  } catch {
+    return [];
+  }
+}
+
+function workingDirectoryIsInside(pid: string, directory: string): boolean {
+  const cwd = readOr(() => readlinkSync(`/proc/${pid}/cwd`));
+  return cwd !== undefined && (cwd === directory || cwd.startsWith(directory + sep));
+}
+
+function environmentHas(pid: string, entry: string): boolean {
+  return (readOr(() => readFileSync(`/proc/${pid}/environ`, 'latin1')) ?? '').split('\0').includes(entry);
+}
+
+/** The process group of /proc/<pid>, when readable. */
+function processGroupOf(pid: string): number | undefined {
+  const group = Number(statFields(pid)?.[2]);
+  return Number.isInteger(group) ? group : undefined;
+}
+
+/** The fields of /proc/<pid>/stat after `pid (comm)`: state, ppid, pgrp, …; the command name may hold spaces and parentheses. */
+function statFields(pid: string): string[] | undefined {
+  const stat = readOr(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The value read, or undefined when the process is gone or not ours to read. */
+function readOr<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function kill(target: number): void {
+  if (target === process.pid) return;
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
