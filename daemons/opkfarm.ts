@@ -8,6 +8,9 @@
  *   opkfarm source build DIR [--output DIR]
  *   opkfarm changes check FILE.changes
  *   opkfarm opk info FILE.opk [--list]
+ *   opkfarm archive release SUITE rel/NAME | diff SUITE SUITE
+ *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
+ *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
@@ -15,6 +18,7 @@
  *   thin shell over lib/; none of them writes into a queue.
  */
 import { runProgram } from './cli/run.js';
+import { archiveManageCommands } from './opkfarm/archive-manage.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { initCommands } from './opkfarm/init.js';
 import { opkCommands } from './opkfarm/opk-info.js';
@@ -24,5 +28,6 @@ await runProgram('opkfarm', (argv) =>
   initCommands(argv)
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
-    .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1)),
+    .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
+    .command('archive', 'the package archive: suites, keep marks, garbage collection', (command) => archiveManageCommands(command).demandCommand(1)),
 );
