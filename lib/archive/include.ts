@@ -12,7 +12,8 @@
  *   2. pool/<hash>/<source>/<file>.opk: one hard link per package (pool.ts);
  *   3. feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz) of
  *      the packages just pooled, after the pool files they list (I4; feeds.ts);
- *   4. logs/<source>/<key>_<arch>_<plat>.log and .result (logs.ts);
+ *   4. logs/<source>/<key>_<arch>_<plat>.log and .result, and <key>.changes
+ *      (logs.ts);
  *   5. the "installed" mail, when a mailer is given (a failure is reported,
  *      never fatal);
  *   6. the entry goes, last: renamed whole into tmp/.tmp-included-<key>, then
@@ -50,7 +51,7 @@ import { readEntryFiles, type EntryFiles } from './entry.js';
 import { InclusionError } from './errors.js';
 import { FeedGroup, indexStanza } from './feeds.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
-import { storeBuildRecords, type BuildRecord } from './logs.js';
+import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.js';
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
 import { placeInPool } from './pool.js';
 
@@ -415,6 +416,7 @@ class Inclusion {
       .filter(([build, path]) => path === join(entry.directory, `${build}.result`) && parseBuildName(build) !== undefined)
       .map(([build, path]) => ({ build, path, extension: '.result' }));
     await storeBuildRecords(this.layout, this.source, this.key, [...this.#logs, ...results], syncs);
+    await storeChangesRecord(this.layout, this.source, this.key, join(entry.directory, entry.changes), syncs);
   }
 
   /** What the inclusion did, given the feeds the batch wrote. */

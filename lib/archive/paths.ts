@@ -6,6 +6,7 @@
  *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>_b<N>.opk   (build N > 1)
  *   feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz)
  *   logs/<source>/<key>_<arch>_<plat>.log and .result
+ *   logs/<source>/<key>.changes
  *
  * Paths here are archive-relative with "/" separators: they are what the
  * reports and index Filename fields show; `inArchive` makes them absolute.
@@ -90,6 +91,11 @@ export function logDirectory(source: string): string {
 /** Archive-relative path of a stored build log (`.log`) or result (`.result`). */
 export function logPath(source: string, key: string, build: string, extension: '.log' | '.result'): string {
   return posix.join(logDirectory(source), `${key}_${build}${extension}`);
+}
+
+/** Archive-relative path of an included upload's .changes, kept beside its build logs (retries start from it). */
+export function changesRecordPath(source: string, key: string): string {
+  return posix.join(logDirectory(source), `${key}.changes`);
 }
 
 /** The absolute path of an archive-relative path. */

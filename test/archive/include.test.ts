@@ -56,6 +56,7 @@ describe('includeEntry: a complete entry', () => {
     const key = await makeEntry(layout, HELLO);
     expect(key).toBe(KEY);
     const entryLog = await readFile(join(layout.archiveQueueEntry(key), 'amd64-linux-glibc_all.log'), 'utf8');
+    const entryChanges = await readFile(join(layout.archiveQueueEntry(key), `${key}.changes`), 'utf8');
     const entryResult = await readFile(join(layout.archiveQueueEntry(key), 'all_all.result'), 'utf8');
 
     const report = await includeEntry(layout, key);
@@ -129,9 +130,10 @@ describe('includeEntry: a complete entry', () => {
     }
     expect(await packagesOf(layout, 'feeds/dev/trunk/all/all/doc')).toContain('Package: hello-doc\nSource: hello\nVersion: 1.0-1\n');
 
-    // Logs and results stored; the entry and its temporary name are gone.
+    // Logs, results and the .changes stored; the entry and its temporary name are gone.
     const logs = join(layout.archive, 'logs/hello');
     expect((await readdir(logs)).sort()).toEqual([
+      `${key}.changes`,
       `${key}_all_all.log`,
       `${key}_all_all.result`,
       `${key}_amd64-linux-glibc_all.log`,
@@ -139,6 +141,7 @@ describe('includeEntry: a complete entry', () => {
     ]);
     expect(await readFile(join(logs, `${key}_amd64-linux-glibc_all.log`), 'utf8')).toBe(entryLog);
     expect(await readFile(join(logs, `${key}_all_all.result`), 'utf8')).toBe(entryResult);
+    expect(await readFile(join(logs, `${key}.changes`), 'utf8')).toBe(entryChanges);
     expect(await readdir(layout.archiveQueue)).toEqual([]);
     expect(await readdir(layout.tmp)).toEqual([]);
   });
