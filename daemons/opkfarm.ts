@@ -12,6 +12,7 @@
  *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
  *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
  *   opkfarm health [--json] [--prometheus FILE]
+ *   opkfarm status --html DIR
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
@@ -21,13 +22,14 @@
 import { runProgram } from './cli/run.js';
 import { archiveManageCommands } from './opkfarm/archive-manage.js';
 import { healthCommands } from './opkfarm/health.js';
+import { statusCommands } from './opkfarm/status.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { initCommands } from './opkfarm/init.js';
 import { opkCommands } from './opkfarm/opk-info.js';
 import { sourceCommands } from './opkfarm/source-build.js';
 
 await runProgram('opkfarm', (argv) =>
-  healthCommands(initCommands(argv))
+  statusCommands(healthCommands(initCommands(argv)))
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))

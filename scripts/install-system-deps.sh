@@ -2,12 +2,13 @@
 # Installs the Debian packages opkfarm and its tests use, where missing:
 # compressors for inner opk archives (xz, bzip2, zstd), ar (binutils) for
 # opk files made by other tools, make and a C compiler for the sample builds,
-# and dpkg, whose version comparison the tests use as an oracle.
+# dpkg, whose version comparison the tests use as an oracle, and Chromium,
+# which renders the status page in its test.
 set -euo pipefail
 
 declare -A package_of=(
   [xz]=xz-utils [bzip2]=bzip2 [zstd]=zstd [ar]=binutils [make]=make [cc]=gcc
-  [tar]=tar [gzip]=gzip [dpkg]=dpkg
+  [tar]=tar [gzip]=gzip [dpkg]=dpkg [chromium]=chromium
 )
 
 missing=()
