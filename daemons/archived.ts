@@ -5,6 +5,7 @@
  *
  * SYNOPSIS
  *   archived [--root DIR] [--once] [--poll] [--rescan SECONDS] [--log-format text|json]
+ *            [--status-html DIR]
  *
  * DESCRIPTION
  *   PIPELINE.md step 4. Acts on archive-queue/<key>/ only when its source
@@ -16,6 +17,10 @@
  *   first, at most 64), each step taken for all of them before the next, so
  *   an index is rewritten once per batch rather than once per upload.
  *
+ *   With --status-html DIR, the static status page (opkfarm status) is
+ *   written there after every batch and on every rescan; a page that cannot
+ *   be written is logged, never fatal.
+ *
  *   An entry that cannot be included (its .changes is broken) is logged and
  *   set aside until the next start; the others go on.
  *
@@ -25,7 +30,9 @@
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
 import { FeedCache, includeEntries } from '../lib/archive/include.js';
+import { describeError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
+import { writeStatusPage } from '../lib/status/write.js';
 import { daemonOptions } from './cli/daemon-options.js';
 import { logEvent, uploadFields } from './cli/log.js';
 import { runDaemon } from './cli/loop.js';
@@ -45,7 +52,7 @@ await runProgram(
     daemonOptions(argv).command(
       '$0',
       'include complete archive-queue entries into the archive (PIPELINE.md step 4)',
-      (command) => command,
+      (command) => command.option('status-html', { type: 'string', describe: 'keep the status page in DIR/index.html up to date' }),
       async (args) => {
         const { layout, config } = await openFarm(args.root);
         const mailer = createMailer(config, layout);
@@ -54,9 +61,21 @@ await runProgram(
         const setAside = new Set<string>();
         // Indexes stay parsed between batches; each is checked against the disk before reuse.
         const feedCache = new FeedCache(layout);
+        let pageDue = args.statusHtml !== undefined;
+        const refreshPage = async () => {
+          if (args.statusHtml === undefined || !pageDue) return;
+          pageDue = false;
+          await writeStatusPage(layout, config, args.statusHtml).catch((error: unknown) =>
+            logEvent(PROGRAM, 'status-page-failed', { directory: args.statusHtml, error: describeError(error) }),
+          );
+        };
         const step = async (): Promise<boolean> => {
           const keys = (await pendingArchiveEntries(layout)).filter((candidate) => !setAside.has(candidate)).slice(0, BATCH_LIMIT);
-          if (keys.length === 0) return false;
+          if (keys.length === 0) {
+            await refreshPage();
+            return false;
+          }
+          pageDue = args.statusHtml !== undefined;
           for (const outcome of await includeEntries(layout, keys, { mailer, feedCache })) {
             const { key } = outcome;
             if ('error' in outcome) {
@@ -90,6 +109,10 @@ await runProgram(
           once: args.once,
           recover: () => Promise.resolve(),
           mailer,
+          // The queues change without archived: the page follows them at every rescan.
+          onWake: (wake) => {
+            if (wake === 'rescan') pageDue = args.statusHtml !== undefined;
+          },
           step,
         });
       },

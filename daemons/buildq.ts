@@ -8,6 +8,8 @@
  *   buildq show <source> <version>
  *   buildq accept <source> <version> [--remarks TEXT | --remarks-file FILE]
  *   buildq reject <source> <version> [--remarks TEXT | --remarks-file FILE]
+ *   buildq retry <source> <version> [--arch A] [--plat P] [--remarks TEXT]
+ *   buildq cancel <source> <version> [--remarks TEXT | --remarks-file FILE]
  *
  * DESCRIPTION
  *   PIPELINE.md step 1. accept copies the upload's source package into a
@@ -18,15 +20,23 @@
  *   After either, mail waiting in the spool whose next attempt has come is
  *   retried.
  *   Every run first finishes any accept an earlier run left half done.
+ *
+ *   retry gives the failed builds of an included upload back to their queues
+ *   as a new upload of the same version (its source package from the pool,
+ *   its .changes from archive/logs/); cancel takes an accepted upload out of
+ *   the build queues before a buildd takes it, keeping it in rejected/.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseChanges } from '../lib/formats/changes.js';
 import { formatStanza } from '../lib/formats/control.js';
 import { createMailer, type FarmMailer } from '../lib/mail/mailer.js';
 import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
 import { acceptUpload, recoverAccepts, routeChanges } from '../lib/queue/accept.js';
 import { findIncoming, listIncoming } from '../lib/queue/incoming.js';
+import { cancelUpload } from '../lib/queue/cancel.js';
 import { rejectUpload } from '../lib/queue/reject.js';
+import { retryFailedBuilds } from '../lib/queue/retry.js';
 import { runProgram } from './cli/run.js';
 import { logEvent } from './cli/log.js';
 import { logMailFlush } from './cli/mail-log.js';
@@ -114,6 +124,60 @@ await runProgram(PROGRAM, (argv) =>
         );
         process.stdout.write(`Rejected ${args.source} ${args.version}; kept in ${rejected.directory}\n`);
         logMailFlush(PROGRAM, await farm.mailer.flushDue());
+      },
+    )
+    .command(
+      'retry <source> <version>',
+      'give the failed builds of an included upload back to their build queues, as a new build of the same version',
+      (command) =>
+        remarksOptions(uploadArguments(command))
+          .option('arch', { alias: 'a', type: 'string', describe: 'only the failed build of this architecture' })
+          .option('plat', { alias: 'p', type: 'string', describe: 'only the failed build of this platform' }),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const which = args.arch === undefined ? 'failed builds' : `failed build for ${args.arch}${args.plat === undefined ? '' : `/${args.plat}`}`;
+        const remarks = args.remarks ?? (args['remarks-file'] === undefined ? `Retrying the ${which}.` : await readFile(args['remarks-file'], 'utf8'));
+        const retried = await retryFailedBuilds(
+          farm.layout,
+          farm.config,
+          { source: args.source, version: args.version, architecture: args.arch, platform: args.plat, remarks },
+          (key, text) => mailAccepted(farm, key, text),
+        );
+        const pairs = retried.retried.map((pair) => `${pair.architecture}/${pair.platform} (failed in ${pair.key})`).join(', ');
+        logEvent(PROGRAM, 'retried', { key: retried.key, source: args.source, version: args.version, queues: retried.queues.join(',') });
+        process.stdout.write(`Retrying ${args.source} ${args.version} as ${retried.key} in ${retried.queues.join(', ')}: ${pairs}\n`);
+      },
+    )
+    .command(
+      'cancel <source> <version>',
+      'take an accepted upload out of the build queues before it is built; kept in rejected/, the maintainer is told',
+      (command) => remarksOptions(uploadArguments(command)),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const remarks = await obtainRemarks(
+          { remarks: args.remarks, remarksFile: args['remarks-file'] },
+          template('Cancelling', args.source, args.version, 'Say why. An empty message aborts the cancel.'),
+        );
+        if (remarks === undefined || remarks === '') throw new Error('cancel aborted: the remarks are empty');
+        const cancelled = await cancelUpload(farm.layout, farm.config.queues.map((queue) => queue.name), args.source, args.version, remarks);
+        logEvent(PROGRAM, 'cancelled', { key: cancelled.key, source: args.source, version: args.version, queues: cancelled.queues.join(',') });
+        const changesFile = join(cancelled.directory, `${cancelled.key}.changes`);
+        const changes = parseChanges(await readFile(changesFile, 'utf8'), changesFile);
+        report(
+          await farm.mailer.send(
+            rejectedMessage(farm.mailer.settings, {
+              key: cancelled.key,
+              source: args.source,
+              version: args.version,
+              maintainer: changes.maintainer,
+              changedBy: changes.changedBy,
+              remarks: `Cancelled after acceptance, before it was built.\n\n${remarks}`,
+              keptIn: cancelled.directory,
+            }),
+          ),
+        );
+        const builds = cancelled.finishedBuilds.length > 0 ? `; finished builds kept in ${join(cancelled.directory, 'builds')}` : '';
+        process.stdout.write(`Cancelled ${args.source} ${args.version} (${cancelled.key}), out of ${cancelled.queues.join(', ') || 'no queue'}; kept in ${cancelled.directory}${builds}\n`);
       },
     ),
 );

@@ -11,14 +11,23 @@
  *   opkfarm mail flush [--root DIR] [--failed]
  *   opkfarm mail list [--root DIR]
  *   opkfarm clean [--dry-run] [--root DIR]
+ *   opkfarm archive release SUITE rel/NAME | diff SUITE SUITE
+ *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
+ *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
+ *   opkfarm health [--json] [--prometheus FILE]
+ *   opkfarm status --html DIR
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
- *   directories, inspecting the files the farm reads, and the mail spool.
- *   Each command is a thin shell over lib/; none of them writes into a queue
- *   but clean, which removes what dead processes left and returns their claims.
+ *   directories, inspecting the files the farm reads, the mail spool, the
+ *   archive's suites and garbage, health and the status page. Each command is
+ *   a thin shell over lib/; none of them writes into a queue but clean, which
+ *   removes what dead processes left and returns their claims.
  */
 import { runProgram } from './cli/run.js';
+import { archiveManageCommands } from './opkfarm/archive-manage.js';
+import { healthCommands } from './opkfarm/health.js';
+import { statusCommands } from './opkfarm/status.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { cleanCommands } from './opkfarm/clean.js';
 import { initCommands } from './opkfarm/init.js';
@@ -27,9 +36,10 @@ import { opkCommands } from './opkfarm/opk-info.js';
 import { sourceCommands } from './opkfarm/source-build.js';
 
 await runProgram('opkfarm', (argv) =>
-  cleanCommands(initCommands(argv))
+  statusCommands(healthCommands(cleanCommands(initCommands(argv))))
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
-    .command('mail', 'the mail spool: messages waiting for another attempt', (command) => mailCommands(command).demandCommand(1)),
+    .command('mail', 'the mail spool: messages waiting for another attempt', (command) => mailCommands(command).demandCommand(1))
+    .command('archive', 'the package archive: suites, keep marks, garbage collection', (command) => archiveManageCommands(command).demandCommand(1)),
 );

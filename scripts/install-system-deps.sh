@@ -2,13 +2,14 @@
 # Installs the Debian packages opkfarm and its tests use, where missing:
 # compressors for inner opk archives (xz, bzip2, zstd), ar (binutils) for
 # opk files made by other tools, make and a C compiler for the sample builds,
-# dpkg, whose version comparison the tests use as an oracle, and bubblewrap,
-# the build sandbox (lib/build/sandbox.ts).
+# dpkg, whose version comparison the tests use as an oracle, bubblewrap, the
+# build sandbox (lib/build/sandbox.ts), and Chromium, which renders the status
+# page in its test.
 set -euo pipefail
 
 declare -A package_of=(
   [xz]=xz-utils [bzip2]=bzip2 [zstd]=zstd [ar]=binutils [make]=make [cc]=gcc
-  [tar]=tar [gzip]=gzip [dpkg]=dpkg [bwrap]=bubblewrap
+  [tar]=tar [gzip]=gzip [dpkg]=dpkg [bwrap]=bubblewrap [chromium]=chromium
 )
 
 missing=()

@@ -25,3 +25,27 @@ export class InclusionError extends Error {
     super(`${file}: ${detail}`);
   }
 }
+
+export type ArchiveCommandErrorCode =
+  /** A suite name that is not `dev/<name>` or `rel/<name>`. */
+  | 'archive.bad-suite'
+  /** A suite that does not exist. */
+  | 'archive.no-suite'
+  /** A release whose destination exists already. */
+  | 'archive.suite-exists'
+  /** A package name or version that cannot be one (keep marks). */
+  | 'archive.bad-package';
+
+/** Why an archive command (release, diff, keep, gc) refused to act, naming what it refused. */
+export class ArchiveCommandError extends Error {
+  override readonly name = 'ArchiveCommandError';
+
+  constructor(
+    readonly code: ArchiveCommandErrorCode,
+    /** The suite, package or file the problem is about. */
+    readonly subject: string,
+    readonly detail: string,
+  ) {
+    super(`${subject}: ${detail}`);
+  }
+}

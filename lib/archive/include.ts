@@ -12,7 +12,8 @@
  *   2. pool/<hash>/<source>/<file>.opk: one hard link per package (pool.ts);
  *   3. feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz) of
  *      the packages just pooled, after the pool files they list (I4; feeds.ts);
- *   4. logs/<source>/<key>_<arch>_<plat>.log and .result (logs.ts);
+ *   4. logs/<source>/<key>_<arch>_<plat>.log and .result, and <key>.changes
+ *      (logs.ts);
  *   5. the "installed" mail, when a mailer is given (a failure is reported,
  *      never fatal);
  *   6. the entry goes, last: renamed whole into tmp/.tmp-included-<key>, then
@@ -26,9 +27,10 @@
  * twice; it is never lost.
  *
  * An older version than the one indexed is superseded: reported, and neither
- * pooled nor indexed. A same version replaces the indexed stanza (a rebuild),
- * but the pool keeps one build of a version, so a rebuild whose bytes differ
- * is refused as a pool conflict.
+ * pooled nor indexed. A same version replaces the indexed stanza: with the
+ * same bytes it is the same pool file; with other bytes (a rebuild) it is
+ * pooled as the next build (`..._b2.opk`, pool.ts), the index lists that
+ * newest build, and the earlier builds stay in the pool until collected.
  */
 import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,19 +51,21 @@ import { readEntryFiles, type EntryFiles } from './entry.js';
 import { InclusionError } from './errors.js';
 import { FeedGroup, indexStanza } from './feeds.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
-import { storeBuildRecords, type BuildRecord } from './logs.js';
+import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.js';
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
 import { placeInPool } from './pool.js';
 
 /** A package now in the pool and its feed. */
 export interface InstalledPackage {
-  /** Archive-relative pool path, e.g. `pool/h/hello/hello_1.0-1_all_all.opk`. */
+  /** Archive-relative pool path, e.g. `pool/h/hello/hello_1.0-1_all_all.opk` (`..._all_b2.opk` for build 2). */
   readonly file: string;
   readonly package: string;
   readonly version: string;
   readonly architecture: string;
   readonly platform: string;
   readonly size: number;
+  /** The build number: 1, or higher for a rebuild of a version already in the pool. */
+  readonly build: number;
 }
 
 /** A file of the entry that reached neither pool nor index. */
@@ -131,9 +135,19 @@ interface Candidate extends Build {
   readonly package: string;
   readonly version: string;
   readonly section: string;
+  /** Archive-relative pool path of its first build. */
   readonly pool: string;
+  /** Archive-relative feed directory. */
+  readonly feed: string;
+  readonly control: Stanza;
   readonly digests: FileDigests;
+  /** The index stanza naming the first build's pool file. */
   readonly stanza: Stanza;
+}
+
+/** A candidate linked into the pool, under the name of its build. */
+interface Placed extends Candidate {
+  readonly buildNumber: number;
 }
 
 /** What became of one entry of a batch: its report, or why it could not be included (the entry is left as it was). */
@@ -302,7 +316,7 @@ class Inclusion {
   readonly #failedBuilds: FailedBuild[] = [];
   readonly #candidates: Candidate[] = [];
   readonly #superseded: SupersededPackage[] = [];
-  readonly #installed: Candidate[] = [];
+  readonly #installed: Placed[] = [];
   readonly #logs: BuildRecord[] = [];
   /** Feed groups this entry read or changed: their written feeds are in its report. */
   readonly #groups = new Set<FeedGroup>();
@@ -380,9 +394,16 @@ class Inclusion {
       }
     }
     for (const candidate of toPlace) {
-      const placement = await placeInPool(this.layout, candidate.path, candidate.pool, candidate.digests, syncs);
-      if ('conflict' in placement) this.#refuse(candidate.name, placement.conflict);
-      else this.#installed.push(candidate);
+      const poolOfBuild = (build: number) =>
+        poolPath(this.source, poolFileName(candidate.package, candidate.version, candidate.architecture, candidate.platform, build));
+      const placement = await placeInPool(this.layout, candidate.path, poolOfBuild, candidate.digests, syncs);
+      if ('conflict' in placement) {
+        this.#refuse(candidate.name, placement.conflict);
+        continue;
+      }
+      const stanza =
+        placement.pool === candidate.pool ? candidate.stanza : indexStanza(candidate.control, feedFilename(candidate.feed, placement.pool), candidate.digests);
+      this.#installed.push({ ...candidate, pool: placement.pool, stanza, buildNumber: placement.build });
     }
     // Written by the batch once every entry is pooled and the pool fsynced.
     for (const candidate of this.#installed) (await this.#group(feeds, candidate)).put(candidate.section, candidate.stanza);
@@ -395,6 +416,7 @@ class Inclusion {
       .filter(([build, path]) => path === join(entry.directory, `${build}.result`) && parseBuildName(build) !== undefined)
       .map(([build, path]) => ({ build, path, extension: '.result' }));
     await storeBuildRecords(this.layout, this.source, this.key, [...this.#logs, ...results], syncs);
+    await storeChangesRecord(this.layout, this.source, this.key, join(entry.directory, entry.changes), syncs);
   }
 
   /** What the inclusion did, given the feeds the batch wrote. */
@@ -415,6 +437,7 @@ class Inclusion {
           architecture: candidate.architecture,
           platform: candidate.platform,
           size: candidate.digests.size,
+          build: candidate.buildNumber,
         }))
         .sort((a, b) => byteOrder(a.file, b.file)),
       refused: [...this.#refused].sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.reason, b.reason)),
@@ -535,7 +558,8 @@ class Inclusion {
     const section = sectionOf(control);
     const digests = await digestFile(path);
     const pool = poolPath(this.source, poolFileName(pkg, version, build.architecture, build.platform));
-    const stanza = indexStanza(control, feedFilename(feedPath(changes.distribution, build.architecture, build.platform, section), pool), digests);
+    const feed = feedPath(changes.distribution, build.architecture, build.platform, section);
+    const stanza = indexStanza(control, feedFilename(feed, pool), digests);
     try {
       formatStanza(stanza);
     } catch (error) {
@@ -543,7 +567,7 @@ class Inclusion {
       this.#refuse(name, `the control file cannot be written into an index: ${error.detail}`);
       return undefined;
     }
-    return { ...build, name, path, package: pkg, version, section, pool, digests, stanza };
+    return { ...build, name, path, package: pkg, version, section, pool, feed, control, digests, stanza };
   }
 
   async #group(feeds: FeedCache, build: Build): Promise<FeedGroup> {

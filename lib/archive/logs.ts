@@ -16,7 +16,7 @@ import { basename } from 'node:path';
 import { tempPathFor, type DirectorySyncs } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
-import { inArchive, logDirectory, logPath } from './paths.js';
+import { changesRecordPath, inArchive, logDirectory, logPath } from './paths.js';
 
 /** One file to store: the build (`<arch>_<plat>`), its path in the entry and its kind. */
 export interface BuildRecord {
@@ -43,6 +43,15 @@ export async function storeBuildRecords(
   }
   syncs.add(inArchive(layout, logDirectory(source)));
   return stored;
+}
+
+/** Links the upload's .changes into the source's logs directory; returns its archive-relative path. */
+export async function storeChangesRecord(layout: QueueLayout, source: string, key: string, path: string, syncs: DirectorySyncs): Promise<string> {
+  await makeDirectories(layout.archive, logDirectory(source), syncs);
+  const relative = changesRecordPath(source, key);
+  await linkReplacing(path, inArchive(layout, relative));
+  syncs.add(inArchive(layout, logDirectory(source)));
+  return relative;
 }
 
 async function linkReplacing(from: string, to: string): Promise<void> {

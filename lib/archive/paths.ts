@@ -2,9 +2,11 @@
  * Where the published archive keeps things (FORMATS.md, "Archive layout"),
  * under the queue root's `archive/` directory (lib/layout.ts):
  *
- *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>.opk
+ *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>.opk        (build 1)
+ *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>_b<N>.opk   (build N > 1)
  *   feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz)
  *   logs/<source>/<key>_<arch>_<plat>.log and .result
+ *   logs/<source>/<key>.changes
  *
  * Paths here are archive-relative with "/" separators: they are what the
  * reports and index Filename fields show; `inArchive` makes them absolute.
@@ -23,9 +25,37 @@ export function poolHash(source: string): string {
   return source.startsWith('lib') ? source.slice(0, 4) : source.slice(0, 1);
 }
 
-/** A package's pool file name: `<package>_<version without epoch>_<arch>_<plat>.opk`. */
-export function poolFileName(pkg: string, version: string, architecture: string, platform: string): string {
-  return `${pkg}_${versionForFileName(version)}_${architecture}_${platform}.opk`;
+/**
+ * A package's pool file name: `<package>_<version without epoch>_<arch>_<plat>.opk`
+ * for its first build, and `_b<N>` before `.opk` for build N > 1 (a rebuild of
+ * the same version with other bytes). No package, version, architecture or
+ * platform name holds "_", so the fifth field can only be the build.
+ */
+export function poolFileName(pkg: string, version: string, architecture: string, platform: string, build = 1): string {
+  if (!(Number.isSafeInteger(build) && build >= 1)) throw new RangeError(`poolFileName: build must be a positive integer, got ${build}`);
+  return `${pkg}_${versionForFileName(version)}_${architecture}_${platform}${build === 1 ? '' : `_b${build}`}.opk`;
+}
+
+/** What a pool file name says: package, version (without epoch), architecture, platform and build number. */
+export interface PoolFileName {
+  readonly package: string;
+  readonly version: string;
+  readonly architecture: string;
+  readonly platform: string;
+  readonly build: number;
+}
+
+const POOL_FILE_NAME = /^([^_/]+)_([^_/]+)_([^_/]+)_([^_/]+?)(?:_b([1-9][0-9]*))?\.opk$/;
+
+/** Parses a pool file name; undefined for a name poolFileName would not make. */
+export function parsePoolFileName(name: string): PoolFileName | undefined {
+  const match = POOL_FILE_NAME.exec(name);
+  if (!match) return undefined;
+  const [, pkg = '', version = '', architecture = '', platform = '', build] = match;
+  const number = build === undefined ? 1 : Number(build);
+  // Build 1 never carries a suffix: `_b1` is not a name the pool makes.
+  if (number === 1 && build !== undefined) return undefined;
+  return { package: pkg, version, architecture, platform, build: number };
 }
 
 /** Archive-relative path of a package in the pool. */
@@ -61,6 +91,11 @@ export function logDirectory(source: string): string {
 /** Archive-relative path of a stored build log (`.log`) or result (`.result`). */
 export function logPath(source: string, key: string, build: string, extension: '.log' | '.result'): string {
   return posix.join(logDirectory(source), `${key}_${build}${extension}`);
+}
+
+/** Archive-relative path of an included upload's .changes, kept beside its build logs (retries start from it). */
+export function changesRecordPath(source: string, key: string): string {
+  return posix.join(logDirectory(source), `${key}.changes`);
 }
 
 /** The absolute path of an archive-relative path. */

@@ -22,3 +22,11 @@ export function sourceNameProblem(name: string): string | undefined {
 export function sourcePackageName(source: string): string {
   return `src-${source}`;
 }
+
+const DISTRIBUTION_NAME = /^[a-z0-9][a-z0-9.+-]*$/;
+
+/** Why a distribution (or release) name is not valid, or undefined when it is. */
+export function distributionProblem(name: string): string | undefined {
+  if (!DISTRIBUTION_NAME.test(name)) return `distribution ${JSON.stringify(name)} must match [a-z0-9][a-z0-9.+-]*`;
+  return undefined;
+}

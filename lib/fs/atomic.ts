@@ -25,8 +25,7 @@ export async function writeFileAtomic(
   write: (tempPath: string) => Promise<void>,
   options: { mode?: number } = {},
 ): Promise<void> {
-  const temp = tempPathFor(destination);
-  try {
+  await replaceAtomically(destination, async (temp) => {
     await write(temp);
     const handle = await open(temp, 'r+');
     try {
@@ -35,12 +34,7 @@ export async function writeFileAtomic(
     } finally {
       await handle.close();
     }
-    await rename(temp, destination);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await syncDirectory(dirname(destination));
+  });
 }
 
 /** Writes a whole buffer or string atomically (one open: written, fsynced and closed through one handle). */
@@ -49,8 +43,7 @@ export async function writeContentAtomic(
   content: string | Uint8Array,
   options: { mode?: number } = {},
 ): Promise<void> {
-  const temp = tempPathFor(destination);
-  try {
+  await replaceAtomically(destination, async (temp) => {
     const handle = await open(temp, 'wx', options.mode ?? 0o644);
     try {
       await handle.writeFile(content);
@@ -60,6 +53,14 @@ export async function writeContentAtomic(
     } finally {
       await handle.close();
     }
+  });
+}
+
+/** `fill` writes and fsyncs a temporary file; it is renamed to `destination` (removed on failure) and the directory fsynced. */
+async function replaceAtomically(destination: string, fill: (temp: string) => Promise<void>): Promise<void> {
+  const temp = tempPathFor(destination);
+  try {
+    await fill(temp);
     await rename(temp, destination);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

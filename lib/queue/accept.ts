@@ -246,7 +246,7 @@ async function recoverLocked(
  * proper-lockfile tracks its locks by that path within a process, and
  * nextSequence, called while this lock is held, keys its own on state/.
  */
-async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
+export async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
   const release = await lockfile.lock(layout.tmp, {
     lockfilePath: join(layout.state, 'accept.lock'),
     stale: ACCEPT_LOCK_STALE_MS,

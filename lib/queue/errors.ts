@@ -7,7 +7,13 @@ export type UploadErrorCode =
   | 'upload.unroutable'
   | 'upload.changed'
   | 'upload.not-found'
-  | 'upload.ambiguous';
+  | 'upload.ambiguous'
+  /** buildq retry: no stored failed build, or what a retry needs is gone. */
+  | 'upload.nothing-to-retry'
+  /** buildq cancel: the upload is not in the build queues (any more). */
+  | 'upload.not-queued'
+  /** buildq cancel: a buildd is building it now. */
+  | 'upload.being-built';
 
 export class UploadError extends Error {
   override readonly name = 'UploadError';

@@ -76,7 +76,7 @@ async function benchPipeline(kind, uploads) {
     const config = join(work, 'opkfarm.conf');
     await writeFile(
       config,
-      `Farm: bench\nBuilder: command\nBuilder-Command: ${builder}\nRescan-Seconds: 5\n\n` +
+      `Farm: bench\nBuilder: command\nBuilder-Command: ${builder}\nBuilder-Sandbox: none\nRescan-Seconds: 5\n\n` +
         `Queue: native\nArchitectures: ${arch}\n\nQueue: indep\nArchitectures: all\n`,
     );
     execFileSync(process.execPath, [`${dist}daemons/opkfarm.js`, 'init', '--root', root, '--config', config], { stdio: 'ignore' });

@@ -56,6 +56,7 @@ describe('includeEntry: a complete entry', () => {
     const key = await makeEntry(layout, HELLO);
     expect(key).toBe(KEY);
     const entryLog = await readFile(join(layout.archiveQueueEntry(key), 'amd64-linux-glibc_all.log'), 'utf8');
+    const entryChanges = await readFile(join(layout.archiveQueueEntry(key), `${key}.changes`), 'utf8');
     const entryResult = await readFile(join(layout.archiveQueueEntry(key), 'all_all.result'), 'utf8');
 
     const report = await includeEntry(layout, key);
@@ -77,9 +78,9 @@ describe('includeEntry: a complete entry', () => {
       distribution: 'trunk',
       suite: 'dev/trunk',
       installed: [
-        { file: pool.doc, package: 'hello-doc', version: '1.0-1', architecture: 'all', platform: 'all', size: sizes.doc },
-        { file: pool.hello, package: 'hello', version: '1.0-1', architecture: 'amd64-linux-glibc', platform: 'all', size: sizes.hello },
-        { file: pool.source, package: 'src-hello', version: '1.0-1', architecture: 'src', platform: 'all', size: sizes.source },
+        { file: pool.doc, package: 'hello-doc', version: '1.0-1', architecture: 'all', platform: 'all', size: sizes.doc, build: 1 },
+        { file: pool.hello, package: 'hello', version: '1.0-1', architecture: 'amd64-linux-glibc', platform: 'all', size: sizes.hello, build: 1 },
+        { file: pool.source, package: 'src-hello', version: '1.0-1', architecture: 'src', platform: 'all', size: sizes.source, build: 1 },
       ],
       refused: [],
       superseded: [],
@@ -129,9 +130,10 @@ describe('includeEntry: a complete entry', () => {
     }
     expect(await packagesOf(layout, 'feeds/dev/trunk/all/all/doc')).toContain('Package: hello-doc\nSource: hello\nVersion: 1.0-1\n');
 
-    // Logs and results stored; the entry and its temporary name are gone.
+    // Logs, results and the .changes stored; the entry and its temporary name are gone.
     const logs = join(layout.archive, 'logs/hello');
     expect((await readdir(logs)).sort()).toEqual([
+      `${key}.changes`,
       `${key}_all_all.log`,
       `${key}_all_all.result`,
       `${key}_amd64-linux-glibc_all.log`,
@@ -139,6 +141,7 @@ describe('includeEntry: a complete entry', () => {
     ]);
     expect(await readFile(join(logs, `${key}_amd64-linux-glibc_all.log`), 'utf8')).toBe(entryLog);
     expect(await readFile(join(logs, `${key}_all_all.result`), 'utf8')).toBe(entryResult);
+    expect(await readFile(join(logs, `${key}.changes`), 'utf8')).toBe(entryChanges);
     expect(await readdir(layout.archiveQueue)).toEqual([]);
     expect(await readdir(layout.tmp)).toEqual([]);
   });
@@ -296,20 +299,51 @@ describe('includeEntry: refused packages', () => {
     expect(await exists(join(layout.archive, 'feeds/dev/trunk/src'))).toBe(false);
   });
 
-  it('refuses a package whose pool name holds other content, and never rewrites the pool file', async () => {
+  it('pools a rebuild with other bytes as the next build, indexes it, and keeps the earlier build', async () => {
     const layout = await queueRoot();
     const pool = join(layout.archive, 'pool/h/hello');
+    const first = join(pool, 'hello_1.0-1_amd64-linux-glibc_all.opk');
     await mkdir(pool, { recursive: true });
-    await writeFile(join(pool, 'hello_1.0-1_amd64-linux-glibc_all.opk'), 'an earlier, different build');
+    await writeFile(first, 'an earlier, different build');
     const report = await includeEntry(layout, await makeEntry(layout, HELLO));
-    expect(report.refused).toHaveLength(1);
-    expect(report.refused[0]?.file).toBe('hello_1.0-1_amd64-linux-glibc_all.opk');
-    expect(report.refused[0]?.reason).toMatch(
-      /^hello_1\.0-1_amd64-linux-glibc_all\.opk: pool\/h\/hello\/hello_1\.0-1_amd64-linux-glibc_all\.opk already exists with other content \(27 bytes, SHA-256 [0-9a-f]{64}\); the pool holds one build/,
-    );
-    expect(await readFile(join(pool, 'hello_1.0-1_amd64-linux-glibc_all.opk'), 'utf8')).toBe('an earlier, different build');
+    expect(report.refused).toEqual([]);
+    const hello = report.installed.find((file) => file.package === 'hello');
+    expect(hello).toMatchObject({ file: 'pool/h/hello/hello_1.0-1_amd64-linux-glibc_all_b2.opk', build: 2 });
+    expect(report.installed.filter((file) => file.package !== 'hello').map((file) => file.build)).toEqual([1, 1]);
+    expect(await readFile(first, 'utf8')).toBe('an earlier, different build');
+    const index = await packagesOf(layout, AMD64_FEED);
+    expect(index).toContain('Filename: ../../../../../../pool/h/hello/hello_1.0-1_amd64-linux-glibc_all_b2.opk\n');
+    expect(index).not.toContain('hello_1.0-1_amd64-linux-glibc_all.opk');
+
+    // A third build of the same version; then the second build's bytes again: the newest build is always
+    // the highest number, so they become build 4; and once more, which finds build 4 in place (a retry).
+    const third = await includeEntry(layout, await makeEntry(layout, { ...HELLO, sequence: 2, builds: [{ architecture: 'amd64-linux-glibc', packages: [{ package: 'hello', fields: { Description: 'third build' } }] }] }));
+    expect(third.installed.find((file) => file.package === 'hello')?.build).toBe(3);
+    const again = await includeEntry(layout, await makeEntry(layout, { ...HELLO, sequence: 3 }));
+    expect(again.installed.find((file) => file.package === 'hello')).toMatchObject({ file: 'pool/h/hello/hello_1.0-1_amd64-linux-glibc_all_b4.opk', build: 4 });
+    const retry = await includeEntry(layout, await makeEntry(layout, { ...HELLO, sequence: 4 }));
+    expect(retry.installed.find((file) => file.package === 'hello')).toMatchObject({ build: 4 });
+    expect(await packagesOf(layout, AMD64_FEED)).toContain('hello_1.0-1_amd64-linux-glibc_all_b4.opk\n');
+    expect((await readdir(pool)).filter((name) => name.startsWith('hello_')).sort()).toEqual([
+      'hello_1.0-1_amd64-linux-glibc_all.opk',
+      'hello_1.0-1_amd64-linux-glibc_all_b2.opk',
+      'hello_1.0-1_amd64-linux-glibc_all_b3.opk',
+      'hello_1.0-1_amd64-linux-glibc_all_b4.opk',
+    ]);
+  });
+
+  it('refuses a package whose pool name is not a regular file', async () => {
+    const layout = await queueRoot();
+    const pool = join(layout.archive, 'pool/h/hello');
+    await mkdir(join(pool, 'hello_1.0-1_amd64-linux-glibc_all.opk'), { recursive: true });
+    const report = await includeEntry(layout, await makeEntry(layout, HELLO));
+    expect(report.refused).toEqual([
+      {
+        file: 'hello_1.0-1_amd64-linux-glibc_all.opk',
+        reason: 'hello_1.0-1_amd64-linux-glibc_all.opk: pool/h/hello/hello_1.0-1_amd64-linux-glibc_all.opk exists and is not a regular file',
+      },
+    ]);
     expect(await exists(join(layout.archive, AMD64_FEED))).toBe(false);
-    expect(report.installed.map((file) => file.package)).toEqual(['hello-doc', 'src-hello']);
   });
 });
 

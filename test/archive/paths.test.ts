@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { feedFilename, feedPath, inArchive, logPath, poolFileName, poolHash, poolPath, uploadSuite } from '../../lib/archive/paths.js';
+import { feedFilename, feedPath, inArchive, logPath, parsePoolFileName, poolFileName, poolHash, poolPath, uploadSuite } from '../../lib/archive/paths.js';
 import { QueueLayout } from '../../lib/layout.js';
 
 describe('archive paths', () => {
@@ -17,6 +17,22 @@ describe('archive paths', () => {
   it('names pool files without the epoch', () => {
     expect(poolFileName('hello', '1:2.0-1', 'amd64-linux-glibc', 'all')).toBe('hello_2.0-1_amd64-linux-glibc_all.opk');
     expect(poolPath('libfoo', 'libfoo1_1_all_all.opk')).toBe('pool/libf/libfoo/libfoo1_1_all_all.opk');
+  });
+
+  it('numbers builds after the first with _b<N>, and parses what it names', () => {
+    expect(poolFileName('hello', '1.0-1', 'all', 'dev+x', 2)).toBe('hello_1.0-1_all_dev+x_b2.opk');
+    expect(() => poolFileName('hello', '1.0-1', 'all', 'all', 0)).toThrow(RangeError);
+    for (const [pkg, version, architecture, platform, build] of [
+      ['hello', '1.0-1', 'amd64-linux-glibc', 'all', 1],
+      ['libfoo1', '2.0~rc1+dfsg', 'all', 'dev+x.y', 12],
+      ['src-hello', '1:1.0', 'src', 'all', 3],
+    ] as const) {
+      const name = poolFileName(pkg, version, architecture, platform, build);
+      expect(parsePoolFileName(name), name).toEqual({ package: pkg, version: version.replace(/^\d+:/, ''), architecture, platform, build });
+    }
+    for (const name of ['hello_1.0_all_all_b1.opk', 'hello_1.0_all.opk', 'hello_1.0_all_all_b2x.opk', 'hello_1.0_all_all.deb', 'a/b_1_all_all.opk']) {
+      expect(parsePoolFileName(name), name).toBeUndefined();
+    }
   });
 
   it('gives a Filename that resolves from the feed directory to the pool file', () => {

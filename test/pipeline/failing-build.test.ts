@@ -70,7 +70,7 @@ describe('a build failing on one architecture', () => {
     // The failure: its result and log are stored with the archive.
     const logs = join(root, 'archive', 'logs', 'failpkg');
     expect(await namesIn(logs)).toEqual(
-      [`${KEY}_${arch}_all.log`, `${KEY}_${arch}_all.result`, `${KEY}_all_all.log`, `${KEY}_all_all.result`].sort(),
+      [`${KEY}.changes`, `${KEY}_${arch}_all.log`, `${KEY}_${arch}_all.result`, `${KEY}_all_all.log`, `${KEY}_all_all.result`].sort(),
     );
     const failed = await readFile(join(logs, `${KEY}_${arch}_all.result`), 'utf8');
     expect(failed).toMatch(/^Status: failed$/m);
