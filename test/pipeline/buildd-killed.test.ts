@@ -90,7 +90,7 @@ async function expectArchivedOnce(root: string): Promise<void> {
   expect(await poolFiles(root)).toEqual(['s/slowpkg/slowpkg_1.0_all_all.opk', 's/slowpkg/src-slowpkg_1.0_src_all.opk']);
   expect(await feedProblems(root)).toEqual([]);
   const logs = join(root, 'archive', 'logs', 'slowpkg');
-  expect(await readdir(logs)).toEqual([`${KEY}_all_all.log`, `${KEY}_all_all.result`]);
+  expect((await readdir(logs)).sort()).toEqual([`${KEY}.changes`, `${KEY}_all_all.log`, `${KEY}_all_all.result`]);
   expect(await readFile(join(logs, `${KEY}_all_all.result`), 'utf8')).toMatch(/^Status: ok$/m);
   const log = await readFile(join(logs, `${KEY}_all_all.log`), 'utf8');
   // The retry started from a fresh work directory: nothing of the first attempt in it.

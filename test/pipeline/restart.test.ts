@@ -104,7 +104,7 @@ describe('buildd killed during a build', () => {
     expect(await countedBuilds(counter)).toEqual(['slowpkg all all']);
     expect(await poolFiles(root)).toEqual(['s/slowpkg/slowpkg_1.0_all_all.opk', 's/slowpkg/src-slowpkg_1.0_src_all.opk']);
     expect(await feedProblems(root)).toEqual([]);
-    expect(await namesIn(join(root, 'archive', 'logs', 'slowpkg'))).toEqual([`${KEY}_all_all.log`, `${KEY}_all_all.result`]);
+    expect(await namesIn(join(root, 'archive', 'logs', 'slowpkg'))).toEqual([`${KEY}.changes`, `${KEY}_all_all.log`, `${KEY}_all_all.result`]);
     expect(await readFile(join(root, 'archive', 'logs', 'slowpkg', `${KEY}_all_all.result`), 'utf8')).toMatch(/^Status: ok$/m);
     expect((await outboxSubjects(root)).filter((subject) => subject.startsWith('Build '))).toEqual(['Build succeeded slowpkg 1.0 all/all']);
     expect(await queueLeftovers(root, ['indep'])).toEqual([]);
