@@ -4,6 +4,7 @@ import { failedBuildsCheck } from './checks/builds.js';
 import { daemonsCheck } from './checks/daemons.js';
 import { filesystemCheck } from './checks/filesystem.js';
 import { leftoversCheck } from './checks/leftovers.js';
+import { mailCheck } from './checks/mail.js';
 import { buildQueuesCheck, masterLinksCheck } from './checks/queues.js';
 import { releasesCheck } from './checks/releases.js';
 import type { HealthCheck } from './types.js';
@@ -16,5 +17,6 @@ export const HEALTH_CHECKS: readonly HealthCheck[] = [
   archiveQueueCheck,
   failedBuildsCheck,
   leftoversCheck,
+  mailCheck,
   releasesCheck,
 ];

@@ -70,6 +70,7 @@ describe('opkfarm health checks', () => {
       'archive-queue ok',
       'failed-builds ok',
       'leftovers ok',
+      'mail ok',
       'releases ok',
     ]);
     expect(report.status).toBe('ok');
@@ -139,6 +140,18 @@ describe('opkfarm health checks', () => {
       status: 'warning',
       details: [expect.stringMatching(/tmp\/\.tmp-build-x@host@1-abc: 2\.0 KiB, untouched for 2\.0 h$/)],
     });
+  });
+
+  it('counts mail waiting in the retry spool and mail given up on', async () => {
+    const spoolName = (created: Date) => `${created.toISOString().replace(/[-:.]/g, '')}-0123456789abcdef.mail`;
+    await writeFile(join(layout.mailSpool, spoolName(new Date(Date.now() - 2 * HOUR))), 'Opkfarm-Spool: 1\n\n');
+    expect(check(await health(), 'mail')).toMatchObject({
+      status: 'warning',
+      summary: '1 waiting (oldest 2.0 h), 0 failed',
+      details: ['1 messages waiting, the oldest for 2.0 h (opkfarm mail list; opkfarm mail flush)'],
+    });
+    await writeFile(join(layout.mailSpoolFailed, spoolName(new Date())), 'Opkfarm-Spool: 1\n\n');
+    expect(check(await health(), 'mail').details).toHaveLength(2);
   });
 
   it('names a release that stays behind its dev suite', async () => {
