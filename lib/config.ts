@@ -87,6 +87,16 @@ export interface QueueConfig {
   readonly builder: BuilderSettings;
 }
 
+/** What `opkfarm archive gc` keeps and how much it deletes, unless its options say otherwise. */
+export interface ArchiveSettings {
+  /** The newest pool files of each package (and architecture/platform) kept whatever refers to them. */
+  readonly keepBuilds: number;
+  /** How long a pool file no index lists stays (mirrors lag), in hours. */
+  readonly graceHours: number;
+  /** Deletions per gc run at most. */
+  readonly gcLimit: number;
+}
+
 export interface FarmConfig {
   /** The farm's name (`Farm`), for mail and logs. */
   readonly name: string;
@@ -99,6 +109,8 @@ export interface FarmConfig {
   readonly leaseSeconds: number;
   /** Interval of the periodic rescan that backs up file system events (I7). */
   readonly rescanSeconds: number;
+  /** Garbage collection of the archive's pool (opkfarm archive gc). */
+  readonly archive: ArchiveSettings;
   /** The build queues, in the file's order. */
   readonly queues: readonly QueueConfig[];
   /** Each served architecture and the queue serving it: what routing and `queues/arch/` follow. */
@@ -126,6 +138,9 @@ const FARM_KEYS = [
   'Build-Output-Limit',
   'Lease-Seconds',
   'Rescan-Seconds',
+  'Archive-Keep-Builds',
+  'Archive-Grace-Hours',
+  'Archive-GC-Limit',
 ] as const;
 const QUEUE_KEYS = [
   'Queue',
@@ -149,6 +164,8 @@ const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'bwrap', 'none'];
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const DEFAULT_LEASE_SECONDS = 600;
 const DEFAULT_RESCAN_SECONDS = 30;
+/** Two builds of each package, a day of grace (ProteanOS kept unreferenced files a day), 1,000 deletions a run. */
+const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000 };
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
 const SMTP_SECURITIES: readonly SmtpSecurity[] = ['starttls', 'tls', 'none'];
 /** The submission port of each security: 587 (RFC 6409), 465 (RFC 8314), 25. */
@@ -193,6 +210,11 @@ export function parseConfig(text: string, file: string): FarmConfig {
   const builder = readBuilder(farm, undefined);
   const leaseSeconds = farm.seconds('Lease-Seconds') ?? DEFAULT_LEASE_SECONDS;
   const rescanSeconds = farm.seconds('Rescan-Seconds') ?? DEFAULT_RESCAN_SECONDS;
+  const archive: ArchiveSettings = {
+    keepBuilds: farm.count('Archive-Keep-Builds') ?? DEFAULT_ARCHIVE.keepBuilds,
+    graceHours: farm.count('Archive-Grace-Hours') ?? DEFAULT_ARCHIVE.graceHours,
+    gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
+  };
 
   if (queueStanzas.length === 0) {
     throw new FormatError('control.stanza-count', file, 'no build queues: add a "Queue: <name>" stanza after the Farm stanza');
@@ -219,7 +241,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, queues, servedArchitectures };
+  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, archive, queues, servedArchitectures };
 }
 
 /** The fields of one stanza, with error reporting at the right line. */
@@ -255,6 +277,14 @@ class Fields {
       throw new FormatError('control.missing-field', this.file, `missing required key "${key}" in ${what}`, this.firstLine);
     }
     return value;
+  }
+
+  /** A whole number, 0 or more, or undefined when absent. */
+  count(key: string): number | undefined {
+    const value = this.value(key);
+    if (value === undefined) return undefined;
+    if (!/^[0-9]{1,9}$/.test(value)) this.fail(key, `${key} must be a whole number (0 or more), not ${quote(value)}`);
+    return Number(value);
   }
 
   /** A positive whole number of seconds, or undefined when absent. */

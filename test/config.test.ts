@@ -73,6 +73,7 @@ describe('parseConfig', () => {
       builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS },
       leaseSeconds: 600,
       rescanSeconds: 30,
+      archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000 },
       queues: [
         { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS } },
       ],
@@ -168,8 +169,9 @@ describe('parseConfig', () => {
       'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
         'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
         'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
-        'Lease-Seconds, Rescan-Seconds)',
+        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit)',
     ],
+    ['bad gc setting', FARM + 'Archive-Keep-Builds: two\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Keep-Builds must be a whole number (0 or more), not "two"'],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
     ['queue key in the farm', 'Farm: test\nPlatforms: dev\n\n' + QUEUE, 'opkfarm.conf:2: Platforms belongs in a Queue stanza, not in the Farm stanza'],
     ['empty file', '# nothing but a comment\n', 'opkfarm.conf: no Farm stanza: the configuration must start with "Farm: <name>"'],

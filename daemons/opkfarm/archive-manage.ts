@@ -9,9 +9,6 @@ import { addKeepMark, listKeepMarks, removeKeepMark } from '../../lib/archive/ke
 import { diffSuites, releaseSuite } from '../../lib/archive/suites.js';
 import { openFarm, withRoot } from '../cli/root.js';
 
-/** Defaults of `gc`: two newest builds of each package, a day of grace (ProteanOS kept a day), 1,000 deletions. */
-const GC_DEFAULTS = { keepBuilds: 2, graceHours: 24, maxDeletions: 1000 } as const;
-
 export function archiveManageCommands(argv: Argv): Argv {
   // <version> is an argument here, so yargs' own --version must go.
   return withRoot(argv.version(false))
@@ -83,22 +80,27 @@ export function archiveManageCommands(argv: Argv): Argv {
       (command) =>
         command
           .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print what would go; change nothing' })
-          .option('keep-builds', { type: 'number', default: GC_DEFAULTS.keepBuilds, describe: 'keep the newest N pool files of each package' })
-          .option('grace-hours', { type: 'number', default: GC_DEFAULTS.graceHours, describe: 'keep an unreferenced file this long' })
-          .option('max-deletions', { type: 'number', default: GC_DEFAULTS.maxDeletions, describe: 'delete at most this many files per run' }),
+          .option('keep-builds', { type: 'number', describe: 'keep the newest N pool files of each package (default: Archive-Keep-Builds)' })
+          .option('grace-hours', { type: 'number', describe: 'keep an unreferenced file this long (default: Archive-Grace-Hours)' })
+          .option('max-deletions', { type: 'number', describe: 'delete at most this many files per run (default: Archive-GC-Limit)' }),
       async (args) => {
+        const { layout, config } = await openFarm(args.root);
+        const settings = {
+          keepBuilds: args.keepBuilds ?? config.archive.keepBuilds,
+          graceHours: args.graceHours ?? config.archive.graceHours,
+          maxDeletions: args.maxDeletions ?? config.archive.gcLimit,
+        };
         for (const [name, value] of [
-          ['--keep-builds', args.keepBuilds],
-          ['--grace-hours', args.graceHours],
-          ['--max-deletions', args.maxDeletions],
+          ['--keep-builds', settings.keepBuilds],
+          ['--grace-hours', settings.graceHours],
+          ['--max-deletions', settings.maxDeletions],
         ] as const) {
           if (!(Number.isFinite(value) && value >= 0)) throw new Error(`gc: ${name} must be a number of at least 0, not ${String(value)}`);
         }
-        const { layout } = await openFarm(args.root);
         const report = await collectGarbage(layout, {
-          keepBuilds: Math.floor(args.keepBuilds),
-          graceSeconds: args.graceHours * 3600,
-          maxDeletions: Math.floor(args.maxDeletions),
+          keepBuilds: Math.floor(settings.keepBuilds),
+          graceSeconds: settings.graceHours * 3600,
+          maxDeletions: Math.floor(settings.maxDeletions),
           dryRun: args.dryRun,
         });
         process.stdout.write(formatGcReport(report, args.dryRun));
