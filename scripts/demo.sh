@@ -25,7 +25,7 @@ echo "== queue root $root (native queue builds $arch)"
 
 echo "== uploads"
 for example in hello libgreet motd-banner; do
-  $bin/opkfarm.js source build "examples/$example" --output "$root/incoming" | sed 's/^/   /'
+  $bin/opkfarm.js source build "examples/$example" --output "$root/uploads/incoming" | sed 's/^/   /'
 done
 $bin/buildq.js --root "$root" list
 

@@ -19,8 +19,8 @@ beforeEach(async () => {
   scratch = await scratchDirectory('buildq-');
   root = join(scratch, 'root');
   await initFarm(root, { queues: [{ name: 'native', architectures: [nativeArchitecture(), 'all'] }] });
-  await buildUpload(join(EXAMPLES, 'hello'), join(root, 'incoming'));
-  await buildUpload(join(EXAMPLES, 'motd-banner'), join(root, 'incoming'));
+  await buildUpload(join(EXAMPLES, 'hello'), join(root, 'uploads', 'incoming'));
+  await buildUpload(join(EXAMPLES, 'motd-banner'), join(root, 'uploads', 'incoming'));
 });
 
 afterEach(async () => {
@@ -40,7 +40,7 @@ async function fakeEditor(text: string): Promise<string> {
 
 describe('buildq', () => {
   it('lists uploads with their state and shows one with its build queues', async () => {
-    await rm(join(root, 'incoming', 'motd-banner_2.3_src.opk'));
+    await rm(join(root, 'uploads', 'incoming', 'motd-banner_2.3_src.opk'));
     const list = await runProgram('buildq', ['--root', root, 'list']);
     expect(list.exitCode).toBe(0);
     expect(String(list.stdout)).toMatch(/^hello 1\.0-1\s+complete\s+Jane Doe <jane@example\.org>$/m);
@@ -70,7 +70,7 @@ describe('buildq', () => {
     const reject = await runProgram('buildq', ['--root', root, 'reject', 'motd-banner', '2.3'], { env: { EDITOR: editor } });
     expect(reject.exitCode).toBe(1);
     expect(String(reject.stderr)).toBe('buildq: rejection aborted: the remarks are empty');
-    expect(await readdir(join(root, 'incoming'))).toContain('motd-banner_2.3.changes');
+    expect(await readdir(join(root, 'uploads', 'incoming'))).toContain('motd-banner_2.3.changes');
     expect(await readdir(join(root, 'rejected'))).toEqual([]);
   });
 
@@ -91,7 +91,7 @@ describe('buildq', () => {
     expect(String(accept.stderr)).toBe(
       `buildq: Mail-Transport: smtp is not implemented yet; set Mail-Transport: outbox (mail is written to ${join(root, 'outbox')})`,
     );
-    expect(await readdir(join(root, 'incoming'))).toContain('hello_1.0-1.changes');
+    expect(await readdir(join(root, 'uploads', 'incoming'))).toContain('hello_1.0-1.changes');
     expect(await readdir(join(root, 'queues', 'master'))).toEqual([]);
   });
 
@@ -100,7 +100,7 @@ describe('buildq', () => {
     expect(missing.exitCode).toBe(1);
     expect(String(missing.stderr)).toBe('buildq: nosuch 1.0: no such upload in incoming/');
 
-    await rm(join(root, 'incoming', 'hello_1.0-1_src.opk'));
+    await rm(join(root, 'uploads', 'incoming', 'hello_1.0-1_src.opk'));
     const incomplete = await runProgram('buildq', ['--root', root, 'accept', 'hello', '1.0-1', '--remarks', 'x']);
     expect(incomplete.exitCode).toBe(1);
     expect(String(incomplete.stderr)).toBe(
