@@ -62,6 +62,11 @@ export interface FarmConfig {
   readonly leaseSeconds: number;
   /** Interval of the periodic rescan that backs up file system events (I7). */
   readonly rescanSeconds: number;
+  /**
+   * How long an upload may wait in incoming/ for its files, and a file no
+   * .changes lists may sit there, before they are reported as problems (I9).
+   */
+  readonly uploadWaitSeconds: number;
   /** The build queues, in the file's order. */
   readonly queues: readonly QueueConfig[];
   /** Each served architecture and the queue serving it: what routing and `queues/arch/` follow. */
@@ -79,6 +84,7 @@ const FARM_KEYS = [
   'Build-Timeout',
   'Lease-Seconds',
   'Rescan-Seconds',
+  'Upload-Wait-Seconds',
 ] as const;
 const QUEUE_KEYS = ['Queue', 'Architectures', 'Platforms', 'Builder', 'Builder-Command', 'Build-Timeout'] as const;
 
@@ -87,6 +93,8 @@ const DEFAULT_MAIL_FROM = 'opkfarm <opkfarm@localhost>';
 const DEFAULT_BUILD_TIMEOUT = 3600;
 const DEFAULT_LEASE_SECONDS = 600;
 const DEFAULT_RESCAN_SECONDS = 30;
+/** A day: an upload over a slow line finishes well within it, and a forgotten one is noticed the next day. */
+const DEFAULT_UPLOAD_WAIT_SECONDS = 86_400;
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
 const BUILDERS = ['builtin', 'command'] as const;
 /** Node's timers hold at most 2^31-1 ms and fire at once beyond it, so no period may be longer. */
@@ -123,6 +131,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
   const builder = readBuilder(farm, undefined);
   const leaseSeconds = farm.seconds('Lease-Seconds') ?? DEFAULT_LEASE_SECONDS;
   const rescanSeconds = farm.seconds('Rescan-Seconds') ?? DEFAULT_RESCAN_SECONDS;
+  const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
 
   if (queueStanzas.length === 0) {
     throw new FormatError('control.stanza-count', file, 'no build queues: add a "Queue: <name>" stanza after the Farm stanza');
@@ -149,7 +158,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, queues, servedArchitectures };
+  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, queues, servedArchitectures };
 }
 
 /** The fields of one stanza, with error reporting at the right line. */

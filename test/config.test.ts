@@ -31,6 +31,7 @@ describe('the shipped example', () => {
     expect(config.builder).toEqual({ kind: 'builtin', timeoutSeconds: 3600 });
     expect(config.leaseSeconds).toBe(600);
     expect(config.rescanSeconds).toBe(30);
+    expect(config.uploadWaitSeconds).toBe(86400);
     expect(config.queues).toEqual([
       {
         name: 'amd64',
@@ -67,6 +68,7 @@ describe('parseConfig', () => {
       builder: { kind: 'builtin', timeoutSeconds: 3600 },
       leaseSeconds: 600,
       rescanSeconds: 30,
+      uploadWaitSeconds: 86400,
       queues: [
         { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600 } },
       ],
@@ -121,7 +123,7 @@ describe('parseConfig', () => {
     [
       'unknown key, nothing close',
       'Farm: test\nColour: blue\n\n' + QUEUE,
-      'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, Builder, Builder-Command, Build-Timeout, Lease-Seconds, Rescan-Seconds)',
+      'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, Builder, Builder-Command, Build-Timeout, Lease-Seconds, Rescan-Seconds, Upload-Wait-Seconds)',
     ],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
     ['queue key in the farm', 'Farm: test\nPlatforms: dev\n\n' + QUEUE, 'opkfarm.conf:2: Platforms belongs in a Queue stanza, not in the Farm stanza'],
@@ -158,6 +160,12 @@ describe('parseConfig', () => {
     ['bad timeout', 'Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, 'opkfarm.conf:2: Build-Timeout must be a whole number of seconds, not "abc"'],
     ['fractional timeout', 'Farm: test\nLease-Seconds: 1.5\n\n' + QUEUE, 'opkfarm.conf:2: Lease-Seconds must be a whole number of seconds, not "1.5"'],
     ['zero timeout', 'Farm: test\nRescan-Seconds: 0\n\n' + QUEUE, 'opkfarm.conf:2: Rescan-Seconds must be at least 1 second, not "0"'],
+    [
+      'upload wait not in seconds',
+      'Farm: test\nUpload-Wait-Seconds: 1d\n\n' + QUEUE,
+      'opkfarm.conf:2: Upload-Wait-Seconds must be a whole number of seconds, not "1d"',
+    ],
+    ['upload wait in a queue', FARM + '\nQueue: q\nArchitectures: all\nUpload-Wait-Seconds: 60\n', 'opkfarm.conf:5: Upload-Wait-Seconds is a farm-wide key: move it to the Farm stanza'],
     [
       'timeout beyond the timers',
       FARM + '\nQueue: q\nArchitectures: all\nBuild-Timeout: 2147484\n',
