@@ -161,6 +161,8 @@ async function openUntrusted(path: string): Promise<FileHandle | string> {
   } catch (error) {
     if (isCode(error, 'ENOENT')) return 'missing';
     if (isCode(error, 'ELOOP')) return 'is a symbolic link, not a regular file';
+    // An uploader's file the farm may not read is the upload's problem, not a reason to stop listing the others.
+    if (isCode(error, 'EACCES') || isCode(error, 'EPERM')) return 'cannot be read by the farm (permission denied): upload it readable by all';
     throw environment(path, error);
   }
 }
