@@ -44,6 +44,8 @@ export type UploadCheck =
       readonly changes?: Changes;
       /** The .changes fields when its syntax parsed (untrusted), e.g. to address the rejection. */
       readonly stanza?: Stanza;
+      /** The plain file names its file lists name on well-formed lines, e.g. to reject them along. */
+      readonly listed: string[];
     };
 
 /** Larger than any honest .changes; refusing more keeps a hostile upload from filling memory. */
@@ -59,7 +61,7 @@ const OPEN_FLAGS =
 export async function checkUpload(changesPath: string): Promise<UploadCheck> {
   const changesName = displayName(basename(changesPath));
   const read = await readChanges(changesPath, changesName);
-  if (typeof read !== 'string') return { state: 'invalid', reasons: [read.reason] };
+  if (typeof read !== 'string') return { state: 'invalid', reasons: [read.reason], listed: [] };
 
   const inspection = inspectChanges(read, changesName);
   const reasons = [...inspection.problems];
@@ -73,7 +75,8 @@ export async function checkUpload(changesPath: string): Promise<UploadCheck> {
 
   const { changes, stanza } = inspection;
   if (reasons.length > 0 || !changes) {
-    return { state: 'invalid', reasons, ...(changes ? { changes } : {}), ...(stanza ? { stanza } : {}) };
+    const listed = inspection.files.map((file) => file.name);
+    return { state: 'invalid', reasons, listed, ...(changes ? { changes } : {}), ...(stanza ? { stanza } : {}) };
   }
   if (waitingFor.length > 0) return { state: 'incomplete', changes, waitingFor };
   return { state: 'complete', changes };

@@ -43,13 +43,23 @@ describe('buildq', () => {
     await rm(join(root, 'uploads', 'incoming', 'motd-banner_2.3_src.opk'));
     const list = await runProgram('buildq', ['--root', root, 'list']);
     expect(list.exitCode).toBe(0);
-    expect(String(list.stdout)).toMatch(/^hello 1\.0-1\s+complete\s+Jane Doe <jane@example\.org>$/m);
-    expect(String(list.stdout)).toMatch(/^motd-banner 2\.3\s+incomplete\s+waiting for motd-banner_2\.3_src\.opk$/m);
+    // State, size, age, uploader; what a waiting upload waits for on the next line.
+    expect(String(list.stdout)).toMatch(/^hello 1\.0-1 +complete +\d+\.\d KiB +\d+ s {2}Jane Doe <jane@example\.org>$/m);
+    expect(String(list.stdout)).toMatch(/^motd-banner 2\.3 +waiting +\d+ B +\d+ s {2}Sam Uploader <sam@example\.org>\n {4}waiting for motd-banner_2\.3_src\.opk$/m);
 
     const show = await runProgram('buildq', ['--root', root, 'show', 'hello', '1.0-1']);
     expect(show.exitCode).toBe(0);
-    expect(String(show.stdout)).toContain('Source: hello\n');
-    expect(String(show.stdout)).toMatch(/\nState: complete\nBuild queues: native$/);
+    const shown = String(show.stdout);
+    expect(shown).toContain('Source: hello\n');
+    expect(shown).toMatch(/\nState: complete\nFiles:\n {2}hello_1\.0-1_src\.opk: (\d+) bytes of \1 listed, size and hashes match\n/);
+    // What the source package holds: its control, its change log entry, its binary packages and their builds.
+    expect(shown).toContain('\nSource control:\n  Maintainer: Jane Doe <jane@example.org>\n  Build-Depends: make, gcc\n');
+    expect(shown).toMatch(/\nChange log entry:\n {2}hello \(1\.0-1\) trunk; urgency=low\n[^]*\n {3}-- Jane Doe <jane@example\.org> {2}Sat, 21 Nov 2026 12:00:00 \+0000\n/);
+    expect(shown).toContain(
+      '\nBinary packages:\n  hello (Architecture: any; Platform: all): greets the world\n' +
+        '  hello-doc (Architecture: all; Platform: all): documentation for hello\n',
+    );
+    expect(shown).toMatch(new RegExp(`\\nBuild queues: native\\n {2}native: all/all: hello-doc\\n {2}native: ${nativeArchitecture()}/all: hello$`));
   });
 
   it('takes the remarks from $EDITOR and mails them', async () => {
