@@ -11,6 +11,8 @@
  *   opkfarm archive release SUITE rel/NAME | diff SUITE SUITE
  *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
  *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
+ *   opkfarm sftp-config --root DIR [--user NAME] [--dedicated --port N --host-key FILE] [--output FILE]
+ *   opkfarm upload [--host H | --root DIR] [--force] FILE.changes
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
@@ -22,10 +24,11 @@ import { archiveManageCommands } from './opkfarm/archive-manage.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { initCommands } from './opkfarm/init.js';
 import { opkCommands } from './opkfarm/opk-info.js';
+import { sftpConfigCommands } from './opkfarm/sftp-config.js';
 import { sourceCommands } from './opkfarm/source-build.js';
 
 await runProgram('opkfarm', (argv) =>
-  initCommands(argv)
+  sftpConfigCommands(initCommands(argv))
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
