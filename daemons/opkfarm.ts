@@ -12,11 +12,12 @@
  *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
  *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
  *   opkfarm sftp-config --root DIR [--user NAME] [--dedicated --port N --host-key FILE] [--output FILE]
- *   opkfarm upload [--host H | --root DIR] [--force] FILE.changes
+ *   opkfarm upload [--host H [--port P] [--identity FILE] | --root DIR] [--force] FILE.changes
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
- *   directories and inspecting the files the farm reads. Each command is a
+ *   directories and sending them to a farm's incoming/, serving incoming/
+ *   over SFTP, and inspecting the files the farm reads. Each command is a
  *   thin shell over lib/; none of them writes into a queue.
  */
 import { runProgram } from './cli/run.js';
@@ -26,9 +27,10 @@ import { initCommands } from './opkfarm/init.js';
 import { opkCommands } from './opkfarm/opk-info.js';
 import { sftpConfigCommands } from './opkfarm/sftp-config.js';
 import { sourceCommands } from './opkfarm/source-build.js';
+import { uploadCommands } from './opkfarm/upload.js';
 
 await runProgram('opkfarm', (argv) =>
-  sftpConfigCommands(initCommands(argv))
+  uploadCommands(sftpConfigCommands(initCommands(argv)))
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
