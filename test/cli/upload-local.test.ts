@@ -96,6 +96,18 @@ describe('opkfarm upload --root', () => {
     expect((await readdir(layout.incoming)).sort()).toEqual([CHANGES, OPK]);
   });
 
+  it('removes an older .changes of the same name before replacing the files under it', async () => {
+    expect((await upload()).exitCode).toBe(0);
+    // The same upload with a new .changes, sent from elsewhere: this log knows nothing of the first.
+    await rm(join(staging, 'hello_1.0-1.upload'));
+    const changesPath = join(staging, CHANGES);
+    await writeFile(changesPath, (await readFile(changesPath, 'utf8')).replace(/^Date: .*$/m, 'Date: Sun, 22 Nov 2026 12:00:00 +0000'));
+    const second = await upload();
+    expect(second.exitCode).toBe(0);
+    expect(second.stdout.split('\n').slice(0, 2)).toEqual([`${CHANGES}: removed the older .changes there first`, expect.stringMatching(/: sent \d+ bytes$/)]);
+    expect(await readFile(join(layout.incoming, CHANGES), 'utf8')).toContain('Date: Sun, 22 Nov 2026');
+  });
+
   it('checks the upload before sending anything', async () => {
     await copyFile(join(staging, OPK), join(scratch as string, 'kept.opk'));
     const changed = await readFile(join(staging, OPK));
