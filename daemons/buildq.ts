@@ -35,7 +35,7 @@ import { createMailer, type Mailer } from '../lib/mail/mailer.js';
 import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
 import { acceptUpload, recoverAccepts } from '../lib/queue/accept.js';
 import { cleanIncoming, overdueReason } from '../lib/queue/clean-incoming.js';
-import { displayName, findIncoming, scanIncoming, type IncomingUpload } from '../lib/queue/incoming.js';
+import { displayName, findIncoming, scanIncoming, uploadOwning, type IncomingUpload } from '../lib/queue/incoming.js';
 import { rejectUpload } from '../lib/queue/reject.js';
 import { rejectIncomingFile } from '../lib/queue/reject-file.js';
 import { reviewUpload } from '../lib/queue/upload-review.js';
@@ -112,9 +112,10 @@ await runProgram(PROGRAM, (argv) =>
         const report = await scanIncoming(farm.layout, { waitSeconds: farm.config.uploadWaitSeconds });
         for (const shown of args.names) {
           const name = nameOf(shown);
-          const owner = uploadHolding(report.uploads, name);
+          const owner = uploadOwning(report.uploads, name);
           if (owner !== undefined) {
-            throw new Error(`${displayName(name)} belongs to the upload ${owner}: use buildq reject ${owner}`);
+            const upload = printable(`${owner.source ?? '?'} ${owner.version ?? '?'}`);
+            throw new Error(`${displayName(name)} belongs to the upload ${upload}: use buildq reject ${upload}`);
           }
           const found = [...report.problems, ...report.arriving].find((file) => file.name === name);
           const rejected = await rejectIncomingFile(farm.layout, name, found?.reason ?? 'moved by the reviewer', args.remarks);
@@ -251,16 +252,6 @@ function nameOf(shown: string): string {
     }
   }
   return shown;
-}
-
-/** `<source> <version>` of the upload whose .changes is, or lists, `name`. */
-function uploadHolding(uploads: readonly IncomingUpload[], name: string): string | undefined {
-  const owner = uploads.find((upload) => {
-    if (basename(upload.changesPath) === name) return true;
-    const listed = upload.check.state === 'invalid' ? upload.check.listed : upload.check.changes.files.map((file) => file.name);
-    return listed.includes(name);
-  });
-  return owner === undefined ? undefined : printable(`${owner.source ?? '?'} ${owner.version ?? '?'}`);
 }
 
 function report(delivery: { id: string | undefined; skipped: readonly { field: string; value: string; reason: string }[]; failure?: string }): void {

@@ -12,7 +12,7 @@
  */
 import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { checkUpload, type UploadCheck } from '../formats/changes-upload.js';
 import { uploadFileNameProblem } from '../formats/changes.js';
@@ -152,6 +152,11 @@ export async function findIncoming(layout: QueueLayout, source: string, version:
   return matches[0] as IncomingUpload;
 }
 
+/** The upload whose .changes is, or lists, the entry `name`. */
+export function uploadOwning(uploads: readonly IncomingUpload[], name: string): IncomingUpload | undefined {
+  return uploads.find((upload) => basename(upload.changesPath) === name || listedFiles(upload.check).includes(name));
+}
+
 /** A file name fit for a one-line report: quoted when it holds anything but visible ASCII. */
 export function displayName(name: string): string {
   return /^[\x21-\x7e]+$/.test(name) ? name : JSON.stringify(name);
@@ -159,8 +164,15 @@ export function displayName(name: string): string {
 
 /** The entries of incoming/, sorted by name, each with its lstat; entries gone meanwhile are left out. */
 async function readEntries(directory: string): Promise<Entry[]> {
+  const names = await readdir(directory).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new EnvironmentError(
+      `${directory} does not exist: run opkfarm init --root on the queue root (a root made before uploads/ existed has incoming/ at its top: move its files)`,
+      { cause: error },
+    );
+  });
   const entries: Entry[] = [];
-  for (const name of (await readdir(directory)).sort()) {
+  for (const name of names.sort()) {
     try {
       entries.push({ name, stats: await lstat(join(directory, name)) });
     } catch (error) {

@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatChanges, parseChanges } from '../../lib/formats/changes.js';
 import { QueueLayout } from '../../lib/layout.js';
 import { buildSourcePackage } from '../../lib/source/build-source.js';
-import { initFarm, namesIn, removeScratch, scratchDirectory } from '../support/farm.js';
+import { initFarmInProcess, namesIn, removeScratch, scratchDirectory } from '../support/farm.js';
 import { runProgram } from '../support/programs.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
@@ -32,7 +32,7 @@ beforeEach(async () => {
   incoming = layout.incoming;
   outside = join(scratch, 'outside');
   await mkdir(outside);
-  await initFarm(layout.root, { queues: [{ name: 'indep', architectures: ['all'] }] });
+  await initFarmInProcess(layout.root, { queues: [{ name: 'indep', architectures: ['all'] }] });
 });
 
 /** Sets Upload-Wait-Seconds in the root's configuration. */

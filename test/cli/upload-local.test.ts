@@ -11,7 +11,7 @@ import { QueueLayout } from '../../lib/layout.js';
 import { buildSourcePackage } from '../../lib/source/build-source.js';
 import { digestFile } from '../../lib/fs/hash.js';
 import { appendUploadLog } from '../../lib/upload/upload-log.js';
-import { initFarm, removeScratch, scratchDirectory } from '../support/farm.js';
+import { initFarmInProcess, removeScratch, scratchDirectory } from '../support/farm.js';
 import { runProgram } from '../support/programs.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
@@ -26,7 +26,7 @@ beforeEach(async () => {
   scratch = await scratchDirectory('upload-local-');
   layout = new QueueLayout(join(scratch, 'root'));
   staging = join(scratch, 'staging');
-  await initFarm(layout.root, { queues: [{ name: 'indep', architectures: ['all'] }] });
+  await initFarmInProcess(layout.root, { queues: [{ name: 'indep', architectures: ['all'] }] });
   await buildSourcePackage(join(EXAMPLES, 'hello'), { outputDirectory: staging });
 });
 
