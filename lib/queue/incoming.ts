@@ -99,13 +99,11 @@ export async function scanIncoming(layout: QueueLayout, options: ScanOptions): P
   for (const { name, stats } of entries) {
     const problem = await entryProblem(layout.incoming, name, stats);
     const file = (kind: IncomingFileKind, reason: string): IncomingFile => ({ name, kind, reason, size: stats.size, ageSeconds: Math.floor(ageOf(stats)) });
+    const finalName = finalNameOfUploadTemp(name);
     if (problem !== undefined) problems.push(file(problem.kind, problem.reason));
-    else if (finalNameOfUploadTemp(name) !== undefined) {
-      const young = ageOf(stats) <= options.waitSeconds;
-      (young ? arriving : problems).push(
-        file('partial', young ? `partial file of ${finalNameOfUploadTemp(name)}, still being sent` : `partial file of ${finalNameOfUploadTemp(name)}, left unfinished`),
-      );
-    } else plainFiles.set(name, stats);
+    else if (finalName === undefined) plainFiles.set(name, stats);
+    else if (ageOf(stats) <= options.waitSeconds) arriving.push(file('partial', `partial file of ${finalName}, still being sent`));
+    else problems.push(file('partial', `partial file of ${finalName}, left unfinished`));
   }
 
   const listed = new Set<string>();
