@@ -42,12 +42,17 @@ let sshd: RunningSshd | undefined;
 let proxy: TcpProxy | undefined;
 let counter: string;
 
+/** `opkfarm upload` of the test's upload through the proxy, as the uploader (or with another key or known_hosts). */
 async function upload(...extra: string[]) {
+  return uploadAs({}, ...extra);
+}
+
+async function uploadAs(as: { identity?: string; knownHosts?: string }, ...extra: string[]) {
   const result = await runProgram(
     'opkfarm',
     [
-      'upload', '--host', '127.0.0.1', '--port', String(proxy?.port), '--user', UPLOADER, '--identity', join(keys, 'uploader'),
-      '--ssh-option', `UserKnownHostsFile=${join(keys, 'known_hosts')}`, '--distributions', 'trunk', ...extra, join(staging, CHANGES),
+      'upload', '--host', '127.0.0.1', '--port', String(proxy?.port), '--user', UPLOADER, '--identity', as.identity ?? join(keys, 'uploader'),
+      '--ssh-option', `UserKnownHostsFile=${as.knownHosts ?? join(keys, 'known_hosts')}`, '--distributions', 'trunk', ...extra, join(staging, CHANGES),
     ],
     { timeout: 60_000 },
   );
@@ -180,6 +185,21 @@ describe.skipIf(unavailable !== undefined)(`uploads over SFTP with a real sshd${
     expect(await feedProblems(layout.root)).toEqual([]);
     expect(await queueLeftovers(layout.root, ['indep'])).toEqual([]);
   }, 120_000);
+
+  it('says what to do about an unknown host key and a key the farm does not take', async () => {
+    await writeFile(join(keys, 'empty_known_hosts'), '');
+    // --force: the upload itself is done (the test before); these runs fail before sending anything.
+    const unknownHost = await uploadAs({ knownHosts: join(keys, 'empty_known_hosts') }, '--force');
+    expect(unknownHost.exitCode).toBe(1);
+    expect(unknownHost.stderr).toMatch(
+      /: sftp failed \(exit \d+\): .*; the host key of 127\.0\.0\.1 is not known: check its fingerprint \(ssh-keyscan -p \d+ 127\.0\.0\.1\), add it to ~\/\.ssh\/known_hosts, or pass --strict-host-key-checking accept-new$/,
+    );
+    await makeKey(join(keys, 'stranger'));
+    const stranger = await uploadAs({ identity: join(keys, 'stranger') }, '--force');
+    expect(stranger.exitCode).toBe(1);
+    expect(stranger.stderr).toMatch(/; the farm does not take your key: ask its admin to add your public key to the uploaders' authorized_keys \(or pass --identity FILE\)$/);
+    proxy?.take();
+  });
 
   it('confines the uploader: no links, no directories, nothing outside incoming/, no command', async () => {
     const configText = await readFile(layout.configFile, 'utf8');
