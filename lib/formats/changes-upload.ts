@@ -44,7 +44,7 @@ export type UploadCheck =
       readonly changes?: Changes;
       /** The .changes fields when its syntax parsed (untrusted), e.g. to address the rejection. */
       readonly stanza?: Stanza;
-      /** The plain file names its file lists name on well-formed lines, e.g. to reject them along. */
+      /** The names on the well-formed lines of its file lists (plain names only), e.g. to reject those files along. */
       readonly listed: string[];
     };
 
