@@ -8,17 +8,25 @@
  *   buildq show <source> <version>
  *   buildq accept <source> <version> [--remarks TEXT | --remarks-file FILE]
  *   buildq reject <source> <version> [--remarks TEXT | --remarks-file FILE]
+ *   buildq reject-file <name>... [--remarks TEXT]
+ *   buildq clean-incoming [--dry-run] [--remarks TEXT]
  *   buildq retry <source> <version> [--arch A] [--plat P] [--remarks TEXT]
  *   buildq cancel <source> <version> [--remarks TEXT | --remarks-file FILE]
  *
  * DESCRIPTION
- *   PIPELINE.md step 1. accept copies the upload's source package into a
- *   farm-owned file, links it into queues/master/ and into every build queue
- *   whose architectures and platforms match, and mails the maintainer and
- *   the uploader; reject moves the upload to rejected/<key>/ with the remarks
- *   and mails them. Without --remarks, the remarks are edited in $EDITOR.
- *   After either, mail waiting in the spool whose next attempt has come is
- *   retried.
+ *   PIPELINE.md step 1. list shows every upload in uploads/incoming/ with
+ *   its state, size, age and uploader, and every entry that is no part of a
+ *   well-formed upload; show prints one upload with its files, its source
+ *   package's metadata and the builds each build queue will make. accept
+ *   copies the upload's source package into a farm-owned file, links it into
+ *   queues/master/ and into every build queue whose architectures and
+ *   platforms match, and mails the maintainer and the uploader; reject moves
+ *   the upload to rejected/<key>/ with the remarks and mails them. Without
+ *   --remarks, the remarks are edited in $EDITOR. reject-file moves entries
+ *   that are no upload to rejected/<key>/files/ with the reason;
+ *   clean-incoming does so for every problem list reports, and rejects
+ *   uploads left waiting longer than Upload-Wait-Seconds. After accept or
+ *   reject, mail waiting in the spool whose next attempt has come is retried.
  *   Every run first finishes any accept an earlier run left half done.
  *
  *   retry gives the failed builds of an included upload back to their queues
@@ -26,22 +34,29 @@
  *   its .changes from archive/logs/); cancel takes an accepted upload out of
  *   the build queues before a buildd takes it, keeping it in rejected/.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { parseChanges } from '../lib/formats/changes.js';
 import { formatStanza } from '../lib/formats/control.js';
 import { createMailer, type FarmMailer } from '../lib/mail/mailer.js';
 import { acceptedMessage, rejectedMessage } from '../lib/mail/messages.js';
-import { acceptUpload, recoverAccepts, routeChanges } from '../lib/queue/accept.js';
-import { findIncoming, listIncoming } from '../lib/queue/incoming.js';
+import { acceptUpload, recoverAccepts } from '../lib/queue/accept.js';
 import { cancelUpload } from '../lib/queue/cancel.js';
+import { cleanIncoming, overdueReason } from '../lib/queue/clean-incoming.js';
+import { displayName, findIncoming, scanIncoming, uploadOwning, type IncomingUpload } from '../lib/queue/incoming.js';
 import { rejectUpload } from '../lib/queue/reject.js';
+import { rejectIncomingFile } from '../lib/queue/reject-file.js';
 import { retryFailedBuilds } from '../lib/queue/retry.js';
+import { reviewUpload } from '../lib/queue/upload-review.js';
+import { formatIncomingReport } from './buildq/list.js';
+import { formatReview } from './buildq/show.js';
 import { runProgram } from './cli/run.js';
 import { logEvent } from './cli/log.js';
 import { logMailFlush } from './cli/mail-log.js';
 import { obtainRemarks } from './cli/remarks.js';
 import { openFarm, withRoot, type Farm } from './cli/root.js';
+import { printable } from './cli/units.js';
 
 const PROGRAM = 'buildq';
 
@@ -50,39 +65,24 @@ await runProgram(PROGRAM, (argv) =>
   withRoot(argv.version(false))
     .command(
       'list',
-      'list the uploads in incoming/ with their state',
+      'list the uploads in incoming/ with their state, size, age and uploader, and every problem file',
       (command) => command,
       async (args) => {
         const farm = await openReviewedFarm(args.root);
-        const uploads = await listIncoming(farm.layout);
-        if (uploads.length === 0) process.stdout.write('no uploads in incoming/\n');
-        for (const upload of uploads) {
-          const name = `${upload.source ?? '?'} ${upload.version ?? '?'}`;
-          const detail =
-            upload.check.state === 'incomplete'
-              ? `waiting for ${upload.check.waitingFor.join(', ')}`
-              : upload.check.state === 'invalid'
-                ? upload.check.reasons.join('; ')
-                : (upload.check.changes.changedBy ?? '');
-          process.stdout.write(`${name.padEnd(32)} ${upload.check.state.padEnd(10)} ${detail}\n`);
-        }
+        const report = await scanIncoming(farm.layout, { waitSeconds: farm.config.uploadWaitSeconds });
+        process.stdout.write(formatIncomingReport(report, farm.config.uploadWaitSeconds));
       },
     )
     .command(
       'show <source> <version>',
-      'print an upload: its .changes, its state and the build queues it would go to',
+      'print an upload: its .changes, its files, what its source package contains and the builds it will get',
       (command) => uploadArguments(command),
       async (args) => {
         const farm = await openReviewedFarm(args.root);
         const upload = await findIncoming(farm.layout, args.source, args.version);
-        process.stdout.write(await readFile(upload.changesPath, 'utf8'));
-        process.stdout.write(`\nState: ${upload.check.state}\n`);
-        if (upload.check.state === 'invalid') process.stdout.write(upload.check.reasons.map((r) => `  ${r}\n`).join(''));
-        if (upload.check.state === 'incomplete') process.stdout.write(`Waiting for: ${upload.check.waitingFor.join(', ')}\n`);
-        if (upload.check.state === 'complete') {
-          const queues = routeChanges(upload.check.changes, farm.config, upload.changesPath);
-          process.stdout.write(`Build queues: ${queues.join(', ')}\n`);
-        }
+        const changesText = await readChanges(upload.changesPath);
+        process.stdout.write(`${printable(changesText, { newlines: true })}\n`);
+        process.stdout.write(formatReview(upload, await reviewUpload(upload, farm.config)));
       },
     )
     .command(
@@ -108,20 +108,7 @@ await runProgram(PROGRAM, (argv) =>
         if (remarks === undefined || remarks === '') throw new Error('rejection aborted: the remarks are empty');
         const rejected = await rejectUpload(farm.layout, upload.changesPath, upload.check, remarks);
         logEvent(PROGRAM, 'rejected', { key: rejected.key, source: args.source, version: args.version });
-        const stanza = upload.check.state === 'invalid' ? upload.check.stanza : upload.check.changes.stanza;
-        report(
-          await farm.mailer.send(
-            rejectedMessage(farm.mailer.settings, {
-              key: rejected.key,
-              source: args.source,
-              version: args.version,
-              maintainer: stanza?.get('Maintainer'),
-              changedBy: stanza?.get('Changed-By'),
-              remarks,
-              keptIn: rejected.directory,
-            }),
-          ),
-        );
+        await mailRejected(farm, upload, rejected.key, rejected.directory, remarks);
         process.stdout.write(`Rejected ${args.source} ${args.version}; kept in ${rejected.directory}\n`);
         logMailFlush(PROGRAM, await farm.mailer.flushDue());
       },
@@ -178,6 +165,60 @@ await runProgram(PROGRAM, (argv) =>
         );
         const builds = cancelled.finishedBuilds.length > 0 ? `; finished builds kept in ${join(cancelled.directory, 'builds')}` : '';
         process.stdout.write(`Cancelled ${args.source} ${args.version} (${cancelled.key}), out of ${cancelled.queues.join(', ') || 'no queue'}; kept in ${cancelled.directory}${builds}\n`);
+      },
+    )
+    .command(
+      'reject-file <names..>',
+      'move entries of incoming/ that are no upload (stray files, links, FIFOs, directories) to rejected/ with the reason',
+      (command) =>
+        command
+          .positional('names', { type: 'string', array: true, demandOption: true, describe: 'names in incoming/, as buildq list shows them' })
+          .option('remarks', { alias: 'm', type: 'string', default: '', describe: 'remarks to keep with each entry' }),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const report = await scanIncoming(farm.layout, { waitSeconds: farm.config.uploadWaitSeconds });
+        for (const shown of args.names) {
+          const name = nameOf(shown);
+          const owner = uploadOwning(report.uploads, name);
+          if (owner !== undefined) {
+            const upload = printable(`${owner.source ?? '?'} ${owner.version ?? '?'}`);
+            throw new Error(`${displayName(name)} belongs to the upload ${upload}: use buildq reject ${upload}`);
+          }
+          const found = [...report.problems, ...report.arriving].find((file) => file.name === name);
+          const rejected = await rejectIncomingFile(farm.layout, name, found?.reason ?? 'moved by the reviewer', args.remarks);
+          logEvent(PROGRAM, 'file-rejected', { name: displayName(name), key: rejected.key });
+          process.stdout.write(`Moved ${displayName(name)} to ${rejected.directory}\n`);
+        }
+      },
+    )
+    .command(
+      'clean-incoming',
+      'move everything buildq list reports as a problem to rejected/ with the reason, and reject overdue uploads',
+      (command) =>
+        command
+          .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print what would move; change nothing' })
+          .option('remarks', { alias: 'm', type: 'string', default: '', describe: 'remarks to add to each reason' }),
+      async (args) => {
+        const farm = await openReviewedFarm(args.root);
+        const waitSeconds = farm.config.uploadWaitSeconds;
+        const report = await scanIncoming(farm.layout, { waitSeconds });
+        if (args.dryRun) {
+          for (const upload of report.uploads.filter((candidate) => candidate.overdue)) {
+            process.stdout.write(`would reject ${displayName(basename(upload.changesPath))}: ${printable(overdueReason(upload, waitSeconds))}\n`);
+          }
+          for (const file of report.problems) process.stdout.write(`would move ${displayName(file.name)}: ${printable(file.reason)}\n`);
+          return;
+        }
+        const cleaned = await cleanIncoming(farm.layout, report, {
+          waitSeconds,
+          remarks: args.remarks,
+          onUploadRejected: (upload, rejected, remarks) => mailRejected(farm, upload, rejected.key, rejected.directory, remarks),
+        });
+        for (const entry of cleaned) {
+          logEvent(PROGRAM, 'incoming-cleaned', { name: entry.name, key: entry.rejected.key });
+          process.stdout.write(`Moved ${entry.name} to ${entry.rejected.directory}: ${printable(entry.reason)}\n`);
+        }
+        if (cleaned.length === 0) process.stdout.write('nothing to clean in incoming/\n');
       },
     ),
 );
@@ -237,6 +278,47 @@ async function mailAccepted(farm: ReviewedFarm, key: string, remarks: string): P
       }),
     ),
   );
+}
+
+/** The rejected mail to the upload's maintainer and uploader. */
+async function mailRejected(farm: ReviewedFarm, upload: IncomingUpload, key: string, keptIn: string, remarks: string): Promise<void> {
+  const stanza = upload.check.state === 'invalid' ? upload.check.stanza : upload.check.changes.stanza;
+  report(
+    await farm.mailer.send(
+      rejectedMessage(farm.mailer.settings, {
+        key,
+        source: upload.source ?? '?',
+        version: upload.version ?? '?',
+        maintainer: stanza?.get('Maintainer'),
+        changedBy: stanza?.get('Changed-By'),
+        remarks,
+        keptIn,
+      }),
+    ),
+  );
+}
+
+/** The .changes text for show, read without following a link (findIncoming found a regular file). */
+async function readChanges(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A name as typed, or as list printed it (JSON-quoted when it holds unusual characters). */
+function nameOf(shown: string): string {
+  if (shown.startsWith('"') && shown.endsWith('"') && shown.length >= 2) {
+    try {
+      const parsed: unknown = JSON.parse(shown);
+      if (typeof parsed === 'string') return parsed;
+    } catch {
+      // Not JSON after all: a name with quotes in it.
+    }
+  }
+  return shown;
 }
 
 function report(delivery: { id: string | undefined; skipped: readonly { field: string; value: string; reason: string }[]; failure?: string }): void {

@@ -16,10 +16,13 @@
  *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
  *   opkfarm health [--json] [--prometheus FILE]
  *   opkfarm status --html DIR
+ *   opkfarm sftp-config --root DIR [--user NAME] [--dedicated --port N --host-key FILE] [--output FILE]
+ *   opkfarm upload [--host H [--port P] [--identity FILE] | --root DIR] [--force] FILE.changes
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
- *   directories, inspecting the files the farm reads, the mail spool, the
+ *   directories and sending them to a farm's incoming/, serving incoming/
+ *   over SFTP, inspecting the files the farm reads, the mail spool, the
  *   archive's suites and garbage, health and the status page. Each command is
  *   a thin shell over lib/; none of them writes into a queue but clean, which
  *   removes what dead processes left and returns their claims.
@@ -33,10 +36,12 @@ import { cleanCommands } from './opkfarm/clean.js';
 import { initCommands } from './opkfarm/init.js';
 import { mailCommands } from './opkfarm/mail.js';
 import { opkCommands } from './opkfarm/opk-info.js';
+import { sftpConfigCommands } from './opkfarm/sftp-config.js';
 import { sourceCommands } from './opkfarm/source-build.js';
+import { uploadCommands } from './opkfarm/upload.js';
 
 await runProgram('opkfarm', (argv) =>
-  statusCommands(healthCommands(cleanCommands(initCommands(argv))))
+  uploadCommands(sftpConfigCommands(statusCommands(healthCommands(cleanCommands(initCommands(argv))))))
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))

@@ -111,6 +111,11 @@ export interface FarmConfig {
   readonly rescanSeconds: number;
   /** Garbage collection of the archive's pool (opkfarm archive gc). */
   readonly archive: ArchiveSettings;
+  /**
+   * How long an upload may wait in incoming/ for its files, and a file no
+   * .changes lists may sit there, before they are reported as problems (I9).
+   */
+  readonly uploadWaitSeconds: number;
   /** The build queues, in the file's order. */
   readonly queues: readonly QueueConfig[];
   /** Each served architecture and the queue serving it: what routing and `queues/arch/` follow. */
@@ -141,6 +146,7 @@ const FARM_KEYS = [
   'Archive-Keep-Builds',
   'Archive-Grace-Hours',
   'Archive-GC-Limit',
+  'Upload-Wait-Seconds',
 ] as const;
 const QUEUE_KEYS = [
   'Queue',
@@ -166,6 +172,8 @@ const DEFAULT_LEASE_SECONDS = 600;
 const DEFAULT_RESCAN_SECONDS = 30;
 /** Two builds of each package, a day of grace (ProteanOS kept unreferenced files a day), 1,000 deletions a run. */
 const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000 };
+/** A day: an upload over a slow line finishes well within it, and a forgotten one is noticed the next day. */
+const DEFAULT_UPLOAD_WAIT_SECONDS = 86_400;
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
 const SMTP_SECURITIES: readonly SmtpSecurity[] = ['starttls', 'tls', 'none'];
 /** The submission port of each security: 587 (RFC 6409), 465 (RFC 8314), 25. */
@@ -215,6 +223,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     graceHours: farm.count('Archive-Grace-Hours') ?? DEFAULT_ARCHIVE.graceHours,
     gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
   };
+  const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
 
   if (queueStanzas.length === 0) {
     throw new FormatError('control.stanza-count', file, 'no build queues: add a "Queue: <name>" stanza after the Farm stanza');
@@ -241,7 +250,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, archive, queues, servedArchitectures };
+  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, archive, queues, servedArchitectures };
 }
 
 /** The fields of one stanza, with error reporting at the right line. */

@@ -29,8 +29,17 @@ export class QueueLayout {
   get configFile(): string {
     return join(this.root, 'opkfarm.conf');
   }
+  /**
+   * The SFTP chroot: holds only incoming/. OpenSSH wants a chroot directory
+   * (and its parents) owned by root and writable by no one else, so uploads
+   * cannot land in it directly; a directory of its own also keeps the rest of
+   * the queue root out of the uploaders' sight.
+   */
+  get uploads(): string {
+    return join(this.root, 'uploads');
+  }
   get incoming(): string {
-    return join(this.root, 'incoming');
+    return join(this.uploads, 'incoming');
   }
   get master(): string {
     return join(this.root, 'queues', 'master');
@@ -81,6 +90,7 @@ export class QueueLayout {
   /** Every directory `init` creates, parents first. */
   directories(): string[] {
     return [
+      this.uploads,
       this.incoming,
       join(this.root, 'queues'),
       this.master,

@@ -18,7 +18,8 @@
  *   links of architectures no longer served. It never deletes a queue that
  *   still holds entries; an empty queue dropped from the configuration goes.
  *   Directories it creates get mode 0755; existing ones keep their modes and
- *   owners, which the operator may have set (incoming/ for SFTP uploads).
+ *   owners, which the operator may have set (uploads/ and uploads/incoming/ for
+ *   SFTP uploads: queues-layout/README.md).
  *
  * IF KILLED
  *   Each step is idempotent and leaves a usable tree: arch links are replaced by

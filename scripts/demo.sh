@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole pipeline on the sample source packages in examples/:
-# builds the uploads, accepts two and rejects one with buildq, runs buildd on
-# both build queues, builddd and archived, then shows the archive and the mail.
+# builds the uploads, sends them into the queue root with `opkfarm upload
+# --root`, accepts two and rejects one with buildq, runs buildd on both build
+# queues, builddd and archived, then shows the archive and the mail.
 # Everything lives under ./demo-root (recreated on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ case "$(uname -m)" in
   *) arch="$(uname -m | tr -cd 'a-z0-9')-linux-glibc" ;;
 esac
 
-rm -rf "$root"
+rm -rf "$root" "$root.uploads"
 mkdir -p "$root"
 sed "s/@ARCH@/$arch/" scripts/demo/opkfarm.conf.in > "$root.conf"
 $bin/opkfarm.js init --root "$root" --config "$root.conf" > /dev/null
@@ -24,9 +25,14 @@ rm -f "$root.conf"
 echo "== queue root $root (native queue builds $arch)"
 
 echo "== uploads"
+mkdir -p "$root.uploads"
 for example in hello libgreet motd-banner; do
-  $bin/opkfarm.js source build "examples/$example" --output "$root/incoming" | sed 's/^/   /'
+  $bin/opkfarm.js source build "examples/$example" --output "$root.uploads" | sed 's/^/   /'
 done
+for changes in "$root.uploads"/*.changes; do
+  $bin/opkfarm.js upload --root "$root" "$changes" | sed 's/^/   /'
+done
+rm -rf "$root.uploads"
 $bin/buildq.js --root "$root" list
 
 echo "== review"

@@ -3,24 +3,29 @@
 # compressors for inner opk archives (xz, bzip2, zstd), ar (binutils) for
 # opk files made by other tools, make and a C compiler for the sample builds,
 # dpkg, whose version comparison the tests use as an oracle, bubblewrap, the
-# build sandbox (lib/build/sandbox.ts), and Chromium, which renders the status
-# page in its test.
+# build sandbox (lib/build/sandbox.ts), Chromium, which renders the status
+# page in its test, and the OpenSSH client (`opkfarm upload` runs sftp) and
+# server (the upload tests run a real sshd).
 set -euo pipefail
 
 declare -A package_of=(
   [xz]=xz-utils [bzip2]=bzip2 [zstd]=zstd [ar]=binutils [make]=make [cc]=gcc
   [tar]=tar [gzip]=gzip [dpkg]=dpkg [bwrap]=bubblewrap [chromium]=chromium
+  [sftp]=openssh-client [ssh-keygen]=openssh-client [sshd]=openssh-server
 )
 
 missing=()
 for tool in "${!package_of[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+  # sshd lives in /usr/sbin, which a user's PATH may lack.
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${package_of[$tool]}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-system-deps: all tools present"
   exit 0
 fi
 
+# Each package once, however many of its tools were missing.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "install-system-deps: installing ${missing[*]}"

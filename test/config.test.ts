@@ -36,6 +36,7 @@ describe('the shipped example', () => {
     expect(config.builder).toEqual({ kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS });
     expect(config.leaseSeconds).toBe(600);
     expect(config.rescanSeconds).toBe(30);
+    expect(config.uploadWaitSeconds).toBe(86400);
     expect(config.queues).toEqual([
       {
         name: 'amd64',
@@ -74,6 +75,7 @@ describe('parseConfig', () => {
       leaseSeconds: 600,
       rescanSeconds: 30,
       archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000 },
+      uploadWaitSeconds: 86400,
       queues: [
         { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS } },
       ],
@@ -169,7 +171,7 @@ describe('parseConfig', () => {
       'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
         'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
         'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
-        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit)',
+        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds)',
     ],
     ['bad gc setting', FARM + 'Archive-Keep-Builds: two\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Keep-Builds must be a whole number (0 or more), not "two"'],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
@@ -236,6 +238,12 @@ describe('parseConfig', () => {
     ['bad timeout', 'Farm: test\nBuild-Timeout: abc\n\n' + QUEUE, 'opkfarm.conf:2: Build-Timeout must be a whole number of seconds, not "abc"'],
     ['fractional timeout', 'Farm: test\nLease-Seconds: 1.5\n\n' + QUEUE, 'opkfarm.conf:2: Lease-Seconds must be a whole number of seconds, not "1.5"'],
     ['zero timeout', 'Farm: test\nRescan-Seconds: 0\n\n' + QUEUE, 'opkfarm.conf:2: Rescan-Seconds must be at least 1 second, not "0"'],
+    [
+      'upload wait not in seconds',
+      'Farm: test\nUpload-Wait-Seconds: 1d\n\n' + QUEUE,
+      'opkfarm.conf:2: Upload-Wait-Seconds must be a whole number of seconds, not "1d"',
+    ],
+    ['upload wait in a queue', FARM + '\nQueue: q\nArchitectures: all\nUpload-Wait-Seconds: 60\n', 'opkfarm.conf:5: Upload-Wait-Seconds is a farm-wide key: move it to the Farm stanza'],
     [
       'timeout beyond the timers',
       FARM + '\nQueue: q\nArchitectures: all\nBuild-Timeout: 2147484\n',

@@ -44,6 +44,8 @@ export type UploadCheck =
       readonly changes?: Changes;
       /** The .changes fields when its syntax parsed (untrusted), e.g. to address the rejection. */
       readonly stanza?: Stanza;
+      /** The names on the well-formed lines of its file lists (plain names only), e.g. to reject those files along. */
+      readonly listed: string[];
     };
 
 /** Larger than any honest .changes; refusing more keeps a hostile upload from filling memory. */
@@ -59,7 +61,7 @@ const OPEN_FLAGS =
 export async function checkUpload(changesPath: string): Promise<UploadCheck> {
   const changesName = displayName(basename(changesPath));
   const read = await readChanges(changesPath, changesName);
-  if (typeof read !== 'string') return { state: 'invalid', reasons: [read.reason] };
+  if (typeof read !== 'string') return { state: 'invalid', reasons: [read.reason], listed: [] };
 
   const inspection = inspectChanges(read, changesName);
   const reasons = [...inspection.problems];
@@ -73,7 +75,8 @@ export async function checkUpload(changesPath: string): Promise<UploadCheck> {
 
   const { changes, stanza } = inspection;
   if (reasons.length > 0 || !changes) {
-    return { state: 'invalid', reasons, ...(changes ? { changes } : {}), ...(stanza ? { stanza } : {}) };
+    const listed = inspection.files.map((file) => file.name);
+    return { state: 'invalid', reasons, listed, ...(changes ? { changes } : {}), ...(stanza ? { stanza } : {}) };
   }
   if (waitingFor.length > 0) return { state: 'incomplete', changes, waitingFor };
   return { state: 'complete', changes };
@@ -161,6 +164,8 @@ async function openUntrusted(path: string): Promise<FileHandle | string> {
   } catch (error) {
     if (isCode(error, 'ENOENT')) return 'missing';
     if (isCode(error, 'ELOOP')) return 'is a symbolic link, not a regular file';
+    // An uploader's file the farm may not read is the upload's problem, not a reason to stop listing the others.
+    if (isCode(error, 'EACCES') || isCode(error, 'EPERM')) return 'cannot be read by the farm (permission denied): upload it readable by all';
     throw environment(path, error);
   }
 }

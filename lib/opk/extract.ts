@@ -5,13 +5,14 @@
  * so a package cannot write outside `destination` or through a planted link.
  */
 import { constants } from 'node:fs';
-import { link, mkdir, open, symlink } from 'node:fs/promises';
+import { link, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readOpk, type OpkContents } from './read.js';
 
-/** Unpacks the data archive of `opk` into the existing, empty directory `destination`. */
-export async function extractOpkData(opk: string, destination: string): Promise<OpkContents> {
+/** Unpacks the data archive of `opk` into the existing, empty directory `destination`; `handle` as readOpk's. */
+export async function extractOpkData(opk: string, destination: string, options: { handle?: FileHandle } = {}): Promise<OpkContents> {
   return readOpk(opk, {
+    ...options,
     onDataEntry: async (entry) => {
       if (entry.path === '.') return;
       const target = join(destination, entry.path);

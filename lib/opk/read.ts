@@ -15,6 +15,7 @@
  * EnvironmentErrors.
  */
 import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 import { EnvironmentError, FormatError } from '../errors.js';
@@ -50,6 +51,12 @@ export interface ReadOpkOptions {
   readonly onDataEntry?: (entry: OpkDataEntry) => void | Promise<void>;
   /** Refuse ('opk.too-large') a data archive larger than this many bytes once decompressed. */
   readonly maxDataSize?: number;
+  /**
+   * Read this open file, from its start, instead of opening the path (which
+   * then only names the package in messages), and close it when done: for a
+   * file the caller opened itself, e.g. without following a symlink.
+   */
+  readonly handle?: FileHandle;
 }
 
 /** What readOpk found in a package. */
@@ -84,7 +91,8 @@ export async function readOpk(path: string, options: ReadOpkOptions = {}): Promi
   if (maxDataSize !== undefined && !(Number.isSafeInteger(maxDataSize) && maxDataSize >= 0)) {
     throw new RangeError(`readOpk: maxDataSize must be a non-negative integer, got ${String(maxDataSize)}`);
   }
-  const input = createReadStream(path);
+  // The stream closes a given handle too when it is destroyed below.
+  const input = options.handle ? options.handle.createReadStream({ start: 0 }) : createReadStream(path);
   const reader = new ByteReader(input);
   try {
     return await readMembers(path, reader, options);

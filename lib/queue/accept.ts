@@ -29,7 +29,7 @@
  */
 import { constants, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { link, lstat, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -193,7 +193,7 @@ async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDi
     ? [incomingChanges]
     : (await readdir(incomingDir)).filter((name) => name.endsWith('.changes')).map((name) => join(incomingDir, name));
   for (const candidate of candidates) {
-    if ((await readFile(candidate, 'utf8').catch(() => undefined)) === changesText) await unlink(candidate).catch(ignoreMissing);
+    if ((await readUploaded(candidate)) === changesText) await unlink(candidate).catch(ignoreMissing);
   }
   await syncDirectory(incomingDir);
 }
@@ -283,7 +283,10 @@ async function copyVerified(from: string, to: string, sha256?: string): Promise<
       done(null, chunk);
     },
   });
-  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const source = await openUploaded(from);
+  if (source === undefined) {
+    throw new UploadError('upload.changed', basename(from), 'is no longer a regular file with one link; check the upload again');
+  }
   await pipeline(
     source.createReadStream(),
     hasher,
@@ -296,9 +299,37 @@ async function copyVerified(from: string, to: string, sha256?: string): Promise<
   }
 }
 
-/** The SHA-256 of a file in incoming/, not following a symlink; undefined when it cannot be read. */
+/**
+ * Opens a file of incoming/ as checkUpload judged it: without following a
+ * symbolic link, without blocking on a FIFO, and only if what was opened is
+ * a regular file with one link (an uploader may have swapped it since).
+ * Undefined otherwise.
+ */
+async function openUploaded(path: string): Promise<FileHandle | undefined> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (handle === undefined) return undefined;
+  const stats = await handle.stat();
+  if (stats.isFile() && stats.nlink === 1) return handle;
+  await handle.close();
+  return undefined;
+}
+
+/** The text of a file of incoming/ opened with openUploaded; undefined when it cannot be. */
+async function readUploaded(path: string): Promise<string | undefined> {
+  const handle = await openUploaded(path);
+  if (handle === undefined) return undefined;
+  try {
+    return await handle.readFile('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The SHA-256 of a file in incoming/ opened with openUploaded; undefined when it cannot be read. */
 async function sha256Of(path: string): Promise<string | undefined> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  const handle = await openUploaded(path);
   if (!handle) return undefined;
   try {
     return (await digestHandle(handle)).sha256;

@@ -45,7 +45,7 @@ export async function rejectUpload(
   await writeContentAtomic(join(directory, 'REMARKS'), `${text.join('\n')}\n`);
 
   const incoming = dirname(changesPath);
-  const listed = (check.changes?.files ?? []).map((file) => file.name);
+  const listed = check.state === 'invalid' ? check.listed : check.changes.files.map((file) => file.name);
   for (const name of listed) {
     if (uploadFileNameProblem(name) !== undefined) continue;
     await rename(join(incoming, name), join(directory, name)).catch(ignoreMissing);

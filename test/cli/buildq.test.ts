@@ -19,8 +19,8 @@ beforeEach(async () => {
   scratch = await scratchDirectory('buildq-');
   root = join(scratch, 'root');
   await initFarm(root, { queues: [{ name: 'native', architectures: [nativeArchitecture(), 'all'] }] });
-  await buildUpload(join(EXAMPLES, 'hello'), join(root, 'incoming'));
-  await buildUpload(join(EXAMPLES, 'motd-banner'), join(root, 'incoming'));
+  await buildUpload(join(EXAMPLES, 'hello'), join(root, 'uploads', 'incoming'));
+  await buildUpload(join(EXAMPLES, 'motd-banner'), join(root, 'uploads', 'incoming'));
 });
 
 afterEach(async () => {
@@ -40,16 +40,26 @@ async function fakeEditor(text: string): Promise<string> {
 
 describe('buildq', () => {
   it('lists uploads with their state and shows one with its build queues', async () => {
-    await rm(join(root, 'incoming', 'motd-banner_2.3_src.opk'));
+    await rm(join(root, 'uploads', 'incoming', 'motd-banner_2.3_src.opk'));
     const list = await runProgram('buildq', ['--root', root, 'list']);
     expect(list.exitCode).toBe(0);
-    expect(String(list.stdout)).toMatch(/^hello 1\.0-1\s+complete\s+Jane Doe <jane@example\.org>$/m);
-    expect(String(list.stdout)).toMatch(/^motd-banner 2\.3\s+incomplete\s+waiting for motd-banner_2\.3_src\.opk$/m);
+    // State, size, age, uploader; what a waiting upload waits for on the next line.
+    expect(String(list.stdout)).toMatch(/^hello 1\.0-1 +complete +\d+\.\d KiB +\d+ s {2}Jane Doe <jane@example\.org>$/m);
+    expect(String(list.stdout)).toMatch(/^motd-banner 2\.3 +waiting +\d+ B +\d+ s {2}Sam Uploader <sam@example\.org>\n {4}waiting for motd-banner_2\.3_src\.opk$/m);
 
     const show = await runProgram('buildq', ['--root', root, 'show', 'hello', '1.0-1']);
     expect(show.exitCode).toBe(0);
-    expect(String(show.stdout)).toContain('Source: hello\n');
-    expect(String(show.stdout)).toMatch(/\nState: complete\nBuild queues: native$/);
+    const shown = String(show.stdout);
+    expect(shown).toContain('Source: hello\n');
+    expect(shown).toMatch(/\nState: complete\nFiles:\n {2}hello_1\.0-1_src\.opk: (\d+) bytes of \1 listed, size and hashes match\n/);
+    // What the source package holds: its control, its change log entry, its binary packages and their builds.
+    expect(shown).toContain('\nSource control:\n  Maintainer: Jane Doe <jane@example.org>\n  Build-Depends: make, gcc\n');
+    expect(shown).toMatch(/\nChange log entry:\n {2}hello \(1\.0-1\) trunk; urgency=low\n[^]*\n {3}-- Jane Doe <jane@example\.org> {2}Sat, 21 Nov 2026 12:00:00 \+0000\n/);
+    expect(shown).toContain(
+      '\nBinary packages:\n  hello (Architecture: any; Platform: all): greets the world\n' +
+        '  hello-doc (Architecture: all; Platform: all): documentation for hello\n',
+    );
+    expect(shown).toMatch(new RegExp(`\\nBuild queues: native\\n {2}native: all/all: hello-doc\\n {2}native: ${nativeArchitecture()}/all: hello$`));
   });
 
   it('takes the remarks from $EDITOR and mails them', async () => {
@@ -70,7 +80,7 @@ describe('buildq', () => {
     const reject = await runProgram('buildq', ['--root', root, 'reject', 'motd-banner', '2.3'], { env: { EDITOR: editor } });
     expect(reject.exitCode).toBe(1);
     expect(String(reject.stderr)).toBe('buildq: rejection aborted: the remarks are empty');
-    expect(await readdir(join(root, 'incoming'))).toContain('motd-banner_2.3.changes');
+    expect(await readdir(join(root, 'uploads', 'incoming'))).toContain('motd-banner_2.3.changes');
     expect(await readdir(join(root, 'rejected'))).toEqual([]);
   });
 
@@ -91,7 +101,7 @@ describe('buildq', () => {
     const accept = await runProgram('buildq', ['--root', root, 'accept', 'hello', '1.0-1', '--remarks', 'x']);
     expect(accept.exitCode).toBe(69);
     expect(String(accept.stderr)).toBe(`buildq: cannot read Mail-SMTP-Password-File ${passwordFile}: ENOENT`);
-    expect(await readdir(join(root, 'incoming'))).toContain('hello_1.0-1.changes');
+    expect(await readdir(join(root, 'uploads', 'incoming'))).toContain('hello_1.0-1.changes');
     expect(await readdir(join(root, 'queues', 'master'))).toEqual([]);
   });
 
@@ -100,7 +110,7 @@ describe('buildq', () => {
     expect(missing.exitCode).toBe(1);
     expect(String(missing.stderr)).toBe('buildq: nosuch 1.0: no such upload in incoming/');
 
-    await rm(join(root, 'incoming', 'hello_1.0-1_src.opk'));
+    await rm(join(root, 'uploads', 'incoming', 'hello_1.0-1_src.opk'));
     const incomplete = await runProgram('buildq', ['--root', root, 'accept', 'hello', '1.0-1', '--remarks', 'x']);
     expect(incomplete.exitCode).toBe(1);
     expect(String(incomplete.stderr)).toBe(

@@ -159,6 +159,7 @@ describe('checkUpload', () => {
     expect(await checkUpload(join(directory, 'linked.changes'))).toEqual({
       state: 'invalid',
       reasons: ['linked.changes: is a symbolic link, not a regular file'],
+      listed: [],
     });
   });
 
@@ -187,6 +188,8 @@ describe('checkUpload', () => {
     });
     expect(check.changes).toBeUndefined();
     expect(check.state === 'invalid' && check.stanza?.get('Changed-By')).toBe('Jane Doe <jane@example.org>');
+    // What the invalid .changes lists, so that its files are rejected along and not taken for strays.
+    expect(check.state === 'invalid' && check.listed).toEqual([SRC, other, 'not-yet.opk']);
   });
 
   it('rejects a .changes that does not parse', async () => {
@@ -194,6 +197,7 @@ describe('checkUpload', () => {
     expect(await checkUpload(changesPath)).toEqual({
       state: 'invalid',
       reasons: ['hello_1.0-1.changes:2: duplicate field "Source" (first at line 1)'],
+      listed: [],
     });
   });
 });

@@ -3,7 +3,7 @@
  * named by its check with the right status; a check that throws does not
  * hide the others; the CLI's exit status, JSON and Prometheus file.
  */
-import { link, mkdir, readFile, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { includeEntry } from '../../lib/archive/include.js';
@@ -65,6 +65,7 @@ describe('opkfarm health checks', () => {
     expect(report.checks.map((result) => `${result.check} ${result.status}`)).toEqual([
       'filesystem ok',
       'daemons ok',
+      'incoming ok',
       'build-queues ok',
       'master-links ok',
       'archive-queue ok',
@@ -152,6 +153,17 @@ describe('opkfarm health checks', () => {
     });
     await writeFile(join(layout.mailSpoolFailed, spoolName(new Date())), 'Opkfarm-Spool: 1\n\n');
     expect(check(await health(), 'mail').details).toHaveLength(2);
+  });
+
+  it('reports a symlink planted in incoming/ and an upload left waiting', async () => {
+    await symlink(layout.configFile, join(layout.incoming, 'planted.opk'));
+    await writeFile(join(layout.incoming, 'ghost_1.0.changes'), 'Format: 1.8\nSource: ghost\nVersion: 1.0\n');
+    const result = check(await health(25), 'incoming');
+    expect(result.status).toBe('warning');
+    expect(result.details).toEqual([
+      expect.stringMatching(/^ghost_1\.0\.changes: invalid for 25\.0 h \(buildq clean-incoming\)$/),
+      expect.stringMatching(/^planted\.opk: .*symbolic link/),
+    ]);
   });
 
   it('names a release that stays behind its dev suite', async () => {

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { describe, expect, test } from 'vitest';
@@ -211,3 +211,24 @@ async function controlOnly(dir: string): Promise<string> {
   await writeFile(join(controlDir, 'control'), CONTROL);
   return controlDir;
 }
+
+test('reads from a handle the caller opened, names the path in messages, and closes the handle', async () => {
+  const dir = await tempDir();
+  const { control, data } = await toolArchives(dir, { control: 'gzip', data: 'gzip' });
+  const path = await buildOpk(dir, 'ar', [
+    { name: 'debian-binary', content: Buffer.from('2.0\n') },
+    { name: 'control.tar.gz', content: control },
+    { name: 'data.tar.gz', content: data },
+  ]);
+  const handle = await open(path, 'r');
+  // Moved away after opening: only the handle can still reach the package.
+  await rename(path, `${path}.moved`);
+  const opk = await readOpk(path, { handle });
+  expect(opk.control.get('Package')).toBe('hello');
+  expect(handle.fd).toBe(-1);
+
+  await writeFile(join(dir, 'not-an-opk'), 'plain text\n');
+  const other = await open(join(dir, 'not-an-opk'), 'r');
+  await expect(readOpk('shown-name.opk', { handle: other })).rejects.toThrow(/^shown-name\.opk: not an opk/);
+  expect(other.fd).toBe(-1);
+});

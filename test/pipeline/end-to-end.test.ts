@@ -45,7 +45,7 @@ describe('the pipeline, end to end', () => {
         { name: 'indep', architectures: ['all'] },
       ],
     });
-    for (const example of ['hello', 'libgreet', 'motd-banner']) await buildUpload(join(EXAMPLES, example), join(root, 'incoming'));
+    for (const example of ['hello', 'libgreet', 'motd-banner']) await buildUpload(join(EXAMPLES, example), join(root, 'uploads', 'incoming'));
 
     const running = [
       daemons.start('buildd', ['--root', root, '--queue', 'native']),

@@ -54,7 +54,7 @@ describe('a build failing on one architecture', () => {
         '@if [ "$(OPK_HOST_ARCH)" != all ]; then echo "failpkg: cannot build for $(OPK_HOST_ARCH)" >&2; exit 1; fi',
       ],
     });
-    await buildUpload(source, join(root, 'incoming'));
+    await buildUpload(source, join(root, 'uploads', 'incoming'));
     expect(await buildq(root, ['accept', 'failpkg', '1.0', '--remarks', 'ok'])).toContain('into indep, native');
 
     const native = daemons.start('buildd', ['--root', root, '--queue', 'native']);

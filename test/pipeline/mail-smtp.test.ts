@@ -27,7 +27,7 @@ describe('the pipeline mailing through SMTP', () => {
     const root = join(base, 'root');
     await initFarm(root, { queues: [{ name: 'indep', architectures: ['all'] }], rescanSeconds: 1, mailFields: plainSmtp(sink.port) });
     const source = await writeSourcePackage(join(base, 'sources'), { name: 'mailpkg', version: '1.0', binaries: [{ name: 'mailpkg', architecture: 'all' }] });
-    await buildUpload(source, join(root, 'incoming'));
+    await buildUpload(source, join(root, 'uploads', 'incoming'));
     await buildq(root, ['accept', 'mailpkg', '1.0', '--remarks', 'ok']);
     expect(sink.received.map((mail) => mail.parsed.subject)).toEqual(['Accepted mailpkg 1.0']);
 

@@ -54,7 +54,7 @@ describe('several buildd on one queue', () => {
     for (const name of names) {
       sources.push(await writeSourcePackage(join(base, 'sources'), { name, version: '1.0', binaries: [{ name, architecture: 'all' }] }));
     }
-    await inBatches(sources, 3, (source) => buildUpload(source, join(root, 'incoming')));
+    await inBatches(sources, 3, (source) => buildUpload(source, join(root, 'uploads', 'incoming')));
 
     // Half the uploads wait in the queue when the builders start; the rest arrive while they work.
     const accept = (name: string) => buildq(root, ['accept', name, '1.0', '--remarks', `accepting ${name}`]);

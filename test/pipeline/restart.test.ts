@@ -59,7 +59,7 @@ describe('buildd killed during a build', () => {
       version: '1.0',
       binaries: [{ name: 'slowpkg', architecture: 'all' }],
     });
-    await buildUpload(source, join(root, 'incoming'));
+    await buildUpload(source, join(root, 'uploads', 'incoming'));
     await buildq(root, ['accept', 'slowpkg', '1.0', '--remarks', 'ok']);
 
     const first = daemons.start('buildd', ['--root', root, '--queue', 'indep']);

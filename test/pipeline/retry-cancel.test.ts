@@ -58,7 +58,7 @@ async function farmWithFailpkg(base: string, version: string): Promise<{ root: s
     ],
     buildRecipe: [`@if [ "$(OPK_HOST_ARCH)" != all ] && [ ! -e ${flag} ]; then echo "failpkg: broken for $(OPK_HOST_ARCH)" >&2; exit 1; fi`],
   });
-  await buildUpload(source, join(root, 'incoming'));
+  await buildUpload(source, join(root, 'uploads', 'incoming'));
   return { root, flag };
 }
 

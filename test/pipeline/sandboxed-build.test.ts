@@ -85,7 +85,7 @@ describe(`a hostile upload built by buildd in the sandbox${probe.usable ? '' : `
       expect(log).toMatch(/^hostile: giving up$/m);
       expect(connections).toBe(0);
       // Under the private /tmp a write may succeed inside the sandbox (this test's scratch is in /tmp): what counts is the host.
-      for (const target of [join(base, 'escaped'), join(root, 'incoming', 'escaped'), join(root, 'queues', 'master', 'escaped')]) {
+      for (const target of [join(base, 'escaped'), join(root, 'uploads', 'incoming', 'escaped'), join(root, 'queues', 'master', 'escaped')]) {
         expect(await exists(target), target).toBe(false);
       }
       const left = await processesMentioning(marker);

@@ -9,9 +9,11 @@
  * master entry, one link per routed queue, the right link count) — and
  * never recreate a queue entry that was published and then built and popped.
  */
-import { copyFile, link, lstat, readFile, rename, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, link, lstat, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FarmConfig } from '../../lib/config.js';
 import type { QueueLayout } from '../../lib/layout.js';
@@ -260,6 +262,18 @@ describe('recoverAccepts on states made by hand', () => {
     expect(await recoverAccepts(layout, config)).toEqual([{ key: KEY, remarks: REMARKS }]);
     await expectFinished(layout, [], 'during step 3');
   });
+
+  it('finishing an accept neither blocks on a FIFO nor follows a link planted in incoming/', async () => {
+    const { layout, config } = await freshRoot();
+    const marker = await stepsOneAndTwo(layout);
+    await link(marker, layout.masterEntry(KEY));
+    // Recovery looks for the upload's .changes among every *.changes in incoming/: these must not be opened.
+    await promisify(execFile)('mkfifo', [join(layout.incoming, 'planted.changes')]);
+    await symlink(layout.masterChanges(KEY), join(layout.incoming, 'linked.changes'));
+    expect(await recoverAccepts(layout, config)).toEqual([{ key: KEY, remarks: REMARKS }]);
+    expect(await namesIn(layout.incoming)).toEqual(['linked.changes', 'planted.changes']);
+    expect(await namesIn(layout.master)).toEqual([`${KEY}.changes`, `${KEY}.opk`]);
+  }, 10_000);
 
   it('a queue entry published in step 5 and popped by buildd before the crash is not recreated', async () => {
     const { layout, config } = await freshRoot();

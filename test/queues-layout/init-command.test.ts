@@ -50,9 +50,9 @@ describe('opkfarm init', () => {
     expect(lines).toContain('created link queues/arch/all -> ../buildd/amd64');
     expect(lines.at(-2)).toBe('installed configuration opkfarm.conf');
     expect(lines.at(-1)).toBe(
-      `queue root ${root}: 27 created, 0 changed, 0 removed (farm "example", 2 build queues serving 3 architectures)`,
+      `queue root ${root}: 28 created, 0 changed, 0 removed (farm "example", 2 build queues serving 3 architectures)`,
     );
-    expect(lines).toHaveLength(28);
+    expect(lines).toHaveLength(29);
 
     expect(await opkfarm('init', '--root', root)).toBe(
       `queue root ${root} is up to date (farm "example", 2 build queues serving 3 architectures)\n`,

@@ -26,7 +26,6 @@ const EXAMPLE_TREE = [
   'archive/feeds/ 755',
   'archive/logs/ 755',
   'archive/pool/ 755',
-  'incoming/ 755',
   'mail-spool/ 755',
   'mail-spool/claims/ 755',
   'mail-spool/failed/ 755',
@@ -47,6 +46,8 @@ const EXAMPLE_TREE = [
   'state/ 755',
   'state/heartbeats/ 755',
   'tmp/ 755',
+  'uploads/ 755',
+  'uploads/incoming/ 755',
 ];
 
 let scratch: string;

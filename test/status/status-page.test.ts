@@ -46,7 +46,7 @@ async function farm(): Promise<{ root: string; arch: string }> {
       ],
       buildRecipe: [...recipe],
     });
-    await buildUpload(source, join(root, 'incoming'));
+    await buildUpload(source, join(root, 'uploads', 'incoming'));
   }
   return { root, arch };
 }
@@ -89,7 +89,7 @@ describe('the status page', () => {
 
   it('escapes what uploads control', async () => {
     const { root } = await farm();
-    await writeFile(join(root, 'incoming', 'evil_1.changes'), 'Source: <img src=x onerror=alert(1)>\nVersion: "1"\n');
+    await writeFile(join(root, 'uploads', 'incoming', 'evil_1.changes'), 'Source: <img src=x onerror=alert(1)>\nVersion: "1"\n');
     const html = join(directory(), 'html');
     const written = await runProgram('opkfarm', ['status', '--root', root, '--html', html]);
     expect(written.stdout).toBe(`wrote ${join(html, 'index.html')}: 0 uploads, 2 queues`);

@@ -135,7 +135,7 @@ export async function queueLeftovers(root: string, queues: readonly string[]): P
   }
   await check('archive-queue');
   await check('tmp');
-  await check('incoming');
+  await check('uploads/incoming');
   return leftovers;
 }
 
@@ -236,7 +236,7 @@ export async function outboxSubjects(root: string): Promise<string[]> {
 /** Diagnostics for a failed wait: the tree's queue directories and the feeds. */
 export async function describeRoot(root: string, queues: readonly string[]): Promise<string> {
   const lines = [`queue root ${root}:`];
-  for (const relative of ['incoming', 'queues/master', 'archive-queue', 'tmp', ...queues.flatMap((q) => [`queues/buildd/${q}`, `queues/buildd/${q}/claims`])]) {
+  for (const relative of ['uploads/incoming', 'queues/master', 'archive-queue', 'tmp', ...queues.flatMap((q) => [`queues/buildd/${q}`, `queues/buildd/${q}/claims`])]) {
     lines.push(`  ${relative}: ${(await namesIn(join(root, relative))).join(' ')}`);
   }
   for (const key of await namesIn(join(root, 'archive-queue'))) {

@@ -41,12 +41,11 @@ export const leftoversCheck: HealthCheck = {
   },
 };
 
-/** Every directory a program writes `.tmp-` names into. */
+/** Every directory a farm program writes `.tmp-` names into (an uploader's partial files are the incoming check's). */
 function placesWithTemporaries(layout: QueueLayout, queues: readonly string[]): string[] {
   return [
     layout.tmp,
     layout.master,
-    layout.incoming,
     layout.archiveQueue,
     layout.outbox,
     layout.state,
