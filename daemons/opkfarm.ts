@@ -8,13 +8,16 @@
  *   opkfarm source build DIR [--output DIR]
  *   opkfarm changes check FILE.changes
  *   opkfarm opk info FILE.opk [--list]
+ *   opkfarm archive verify [--root DIR] [--json]
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
- *   directories and inspecting the files the farm reads. Each command is a
- *   thin shell over lib/; none of them writes into a queue.
+ *   directories, inspecting the files the farm reads, and looking after the
+ *   published archive. Each command is a thin shell over lib/; none of them
+ *   writes into a queue, and those that write into the archive take its lock.
  */
 import { runProgram } from './cli/run.js';
+import { verifyCommand } from './opkfarm/archive-verify.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { initCommands } from './opkfarm/init.js';
 import { opkCommands } from './opkfarm/opk-info.js';
@@ -24,5 +27,6 @@ await runProgram('opkfarm', (argv) =>
   initCommands(argv)
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
-    .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1)),
+    .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
+    .command('archive', 'the published archive: pool and feeds', (command) => verifyCommand(command).demandCommand(1)),
 );

@@ -44,11 +44,16 @@ import { makeDirectories } from './directories.js';
 import { feedGroupPath, inArchive } from './paths.js';
 
 /** The fields an index adds to a package's control fields, in the order written. */
-const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
+export const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
+
+/** Whether a field name (any case) is one the index adds; a package's own field of that name is not indexed. */
+export function isIndexField(name: string): boolean {
+  return INDEX_FIELDS.some((field) => field.toLowerCase() === name.toLowerCase());
+}
 
 /** The index stanza of a package: its control fields in order, then Filename, Size, MD5Sum and SHA256sum. */
 export function indexStanza(control: Stanza, filename: string, digests: FileDigests): Stanza {
-  const stanza = new Stanza(control.entries().filter(([name]) => !INDEX_FIELDS.some((field) => field.toLowerCase() === name.toLowerCase())));
+  const stanza = new Stanza(control.entries().filter(([name]) => !isIndexField(name)));
   stanza.set('Filename', filename);
   stanza.set('Size', String(digests.size));
   stanza.set('MD5Sum', digests.md5);
