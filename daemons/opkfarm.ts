@@ -9,6 +9,7 @@
  *   opkfarm changes check FILE.changes
  *   opkfarm opk info FILE.opk [--list]
  *   opkfarm archive verify [--root DIR] [--json]
+ *   opkfarm archive reindex [--root DIR]
  *
  * DESCRIPTION
  *   The commands around the queue daemons: making uploads from source
@@ -17,6 +18,7 @@
  *   writes into a queue, and those that write into the archive take its lock.
  */
 import { runProgram } from './cli/run.js';
+import { reindexCommand } from './opkfarm/archive-reindex.js';
 import { verifyCommand } from './opkfarm/archive-verify.js';
 import { changesCommands } from './opkfarm/changes-check.js';
 import { initCommands } from './opkfarm/init.js';
@@ -28,5 +30,5 @@ await runProgram('opkfarm', (argv) =>
     .command('source', 'source packages (SPF 2.0)', (command) => sourceCommands(command).demandCommand(1))
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
-    .command('archive', 'the published archive: pool and feeds', (command) => verifyCommand(command).demandCommand(1)),
+    .command('archive', 'the published archive: pool and feeds', (command) => reindexCommand(verifyCommand(command)).demandCommand(1)),
 );

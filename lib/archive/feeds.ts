@@ -61,6 +61,38 @@ export function indexStanza(control: Stanza, filename: string, digests: FileDige
   return stanza;
 }
 
+/** One formatted stanza of a Packages file and the package it lists. */
+export interface FormattedStanza {
+  readonly package: string;
+  /** formatStanza's text. */
+  readonly text: string;
+}
+
+/** The text of a Packages file: its stanzas sorted by package name (byte order), a blank line between two. */
+export function packagesText(stanzas: Iterable<FormattedStanza>): string {
+  return [...stanzas]
+    .sort((a, b) => byteOrder(a.package, b.package))
+    .map((stanza) => stanza.text)
+    .join('\n');
+}
+
+/** The Packages.gz of a Packages text, as every writer of the archive compresses it (deterministic). */
+export function gzipPackages(text: string): Buffer {
+  return gzipSync(text, { level: GZIP_LEVEL });
+}
+
+/**
+ * Writes one feed's Packages.gz, then Packages (the record, last), each
+ * atomically, creating the feed directory when needed. Assumes the archive
+ * lock is held.
+ */
+export async function writeFeed(layout: QueueLayout, feed: string, text: string, gz: Buffer = gzipPackages(text)): Promise<void> {
+  await makeDirectories(layout.archive, feed);
+  const directory = inArchive(layout, feed);
+  await writeContentAtomic(join(directory, 'Packages.gz'), gz);
+  await writeContentAtomic(join(directory, 'Packages'), text);
+}
+
 /** Where a package is indexed now. */
 export interface Indexed {
   readonly version: string;
@@ -160,14 +192,10 @@ export class FeedGroup {
   async write(): Promise<string[]> {
     const written: string[] = [];
     for (const [section, stanzas] of [...this.#sections].sort(([a], [b]) => byteOrder(a, b))) {
-      const sorted = [...stanzas.values()].sort((a, b) => byteOrder(a.get('Package') ?? '', b.get('Package') ?? ''));
-      const text = sorted.map((stanza) => this.#format(stanza)).join('\n');
+      const text = packagesText([...stanzas].map(([pkg, stanza]) => ({ package: pkg, text: this.#format(stanza) })));
       if (!this.#touched.has(section) && text === this.#read.get(section)) continue;
       const feed = `${this.path}/${section}`;
-      await makeDirectories(this.layout.archive, feed);
-      const directory = inArchive(this.layout, feed);
-      await writeContentAtomic(join(directory, 'Packages.gz'), gzipSync(text, { level: GZIP_LEVEL }));
-      await writeContentAtomic(join(directory, 'Packages'), text);
+      await writeFeed(this.layout, feed, text);
       this.#read.set(section, text);
       written.push(feed);
     }

@@ -1,9 +1,9 @@
 /**
- * `opkfarm archive verify` as a user runs it: the compiled CLI in its own
- * process, judged by exit status and its one-line messages. The archive is
- * made in-process by inclusion.
+ * `opkfarm archive verify` and `opkfarm archive reindex` as a user runs
+ * them: the compiled CLI in its own process, judged by exit status and its
+ * one-line messages. The archive is made in-process by inclusion.
  */
-import { truncate, writeFile } from 'node:fs/promises';
+import { truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -62,5 +62,25 @@ describe('opkfarm archive verify', () => {
     const result = await opkfarm('archive', 'verify', '--root', root);
     expect(result.exitCode).toBe(69);
     expect(result.stderr).toMatch(new RegExp(`^opkfarm: ${root} is not a queue root .*\\n$`));
+  });
+});
+
+describe('opkfarm archive reindex', () => {
+  it('exits 0 with a summary (no progress line off a terminal), 1 naming each pool file left out', async () => {
+    const layout = await archive();
+    expect(await opkfarm('archive', 'reindex', '--root', layout.root)).toEqual({
+      exitCode: 0,
+      stdout: 'reindex: 2 pool files read, 2 packages indexed in 2 feeds (0 written, 2 unchanged)\n',
+      stderr: '',
+    });
+
+    await unlink(join(layout.archive, 'pool/h/hello/src-hello_1.0-1_src_all.opk'));
+    expect(await opkfarm('archive', 'reindex', '--root', layout.root)).toEqual({
+      exitCode: 1,
+      stdout:
+        `${HELLO}: an orphan: no source package src-hello 1.0-1 with a change log in the pool; not indexed\n` +
+        'reindex: 1 pool file read, 0 packages indexed in 2 feeds (2 written, 0 unchanged); 1 pool file left out\n',
+      stderr: '',
+    });
   });
 });
