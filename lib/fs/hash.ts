@@ -1,5 +1,5 @@
 /** File digests, computed in bounded chunks so that large packages never sit in memory. */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface FileDigests {
@@ -56,4 +56,9 @@ export class Digester {
   digests(): FileDigests {
     return { size: this.#size, sha256: this.#sha256.digest('hex'), md5: this.#md5.digest('hex') };
   }
+}
+
+/** Size, SHA-256 and MD5 of bytes held whole (one-shot hashing: no hash objects for small inputs). */
+export function digestBytes(bytes: Uint8Array): FileDigests {
+  return { size: bytes.length, sha256: hash('sha256', bytes, 'hex'), md5: hash('md5', bytes, 'hex') };
 }

@@ -19,6 +19,8 @@ export type MemberKind = 'debian-binary' | 'control' | 'data';
 export const OUTER_HEAD_LENGTH = 512;
 export const MAX_DEBIAN_BINARY_SIZE = 1024;
 
+/** Decodes whole inputs only, so one decoder serves every package. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const CONTROL_MEMBER = /^control\.tar(\.[A-Za-z0-9]+)?$/;
 const DATA_MEMBER = /^data\.tar(\.[A-Za-z0-9]+)?$/;
 
@@ -151,7 +153,7 @@ export function controlStanzaOf(content: Buffer | undefined, member: string, fil
   if (content === undefined) throw new FormatError('opk.missing-member', file, `${member}: no control file`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(content);
+    text = UTF8.decode(content);
   } catch {
     throw new FormatError('opk.bad-member', file, `${member}: the control file is not valid UTF-8`);
   }

@@ -19,13 +19,13 @@
  * Memory is bounded either way: at most SMALL_PACKAGE bytes of package and
  * MAX_IN_MEMORY_ARCHIVE bytes per inflated archive are held at once.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 
 import { EnvironmentError, FormatError } from '../errors.js';
 import type { Stanza } from '../formats/control.js';
-import { Digester, type FileDigests } from '../fs/hash.js';
+import { Digester, digestBytes, type FileDigests } from '../fs/hash.js';
 import { detectCompression, gzipError, MAGIC_LENGTH, type DecompressContext } from './compression.js';
 import { MAX_CONTROL_ARCHIVE_SIZE } from './limits.js';
 import {
@@ -74,7 +74,11 @@ export async function scanOpk(path: string, options: ScanOptions = {}): Promise<
 
 let shared: Buffer | undefined;
 
-/** The whole file, in the shared buffer (valid until the next call), or undefined when it is larger than SMALL_PACKAGE. */
+/**
+ * The whole file, in the shared buffer (valid until the next call), or
+ * undefined when it is larger than SMALL_PACKAGE. Read without a stat: the
+ * buffer has room for one byte more, and a read that fills it says "larger".
+ */
 function readSmallFile(path: string): Buffer | undefined {
   let descriptor: number;
   try {
@@ -83,19 +87,15 @@ function readSmallFile(path: string): Buffer | undefined {
     throw new EnvironmentError(`${path}: cannot read: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const stats = fstatSync(descriptor);
-    if (!stats.isFile()) throw new EnvironmentError(`${path}: cannot read: not a regular file`);
-    if (stats.size > SMALL_PACKAGE) return undefined;
-    shared ??= Buffer.allocUnsafe(SMALL_PACKAGE);
+    shared ??= Buffer.allocUnsafe(SMALL_PACKAGE + 1);
     let size = 0;
-    while (size < stats.size) {
-      const read = readSync(descriptor, shared, size, stats.size - size, size);
+    while (size < shared.length) {
+      const read = readSync(descriptor, shared, size, shared.length - size, size);
       if (read === 0) break;
       size += read;
     }
-    return shared.subarray(0, size);
+    return size > SMALL_PACKAGE ? undefined : shared.subarray(0, size);
   } catch (error) {
-    if (error instanceof EnvironmentError) throw error;
     throw new EnvironmentError(`${path}: cannot read: ${(error as Error).message}`, { cause: error });
   } finally {
     closeSync(descriptor);
@@ -104,8 +104,7 @@ function readSmallFile(path: string): Buffer | undefined {
 
 /** Scans a package held in memory; undefined when it needs the streaming reader. */
 function scanInMemory(bytes: Buffer, file: string, dataFile: string | undefined): ScannedOpk | undefined {
-  const digester = new Digester();
-  digester.update(bytes);
+  const digests = digestBytes(bytes);
   const format = detectOuterFormat(bytes.subarray(0, OUTER_HEAD_LENGTH), file);
   if (format === 'ar') return undefined;
   let outer = bytes;
@@ -136,7 +135,7 @@ function scanInMemory(bytes: Buffer, file: string, dataFile: string | undefined)
   }
   members.finish();
   if (control === undefined) throw new Error('scanOpk: MemberSet.finish let a package without control through');
-  return { control, digests: digester.digests(), dataFile: wanted };
+  return { control, digests, dataFile: wanted };
 }
 
 /** The control fields; undefined when the member's compression needs a tool (streamed instead). */
