@@ -24,8 +24,8 @@ export interface Offer {
   readonly build: number;
   /** Archive-relative pool path. */
   readonly pool: string;
-  /** The formatted index stanza for the feed directory `feed` (archive-relative); asked only of an offer that wins so far. */
-  readonly stanza: (feed: string) => string;
+  /** Its formatted index stanza in this feed. */
+  readonly text: string;
 }
 
 /** One feed as the selection makes it. */
@@ -59,14 +59,13 @@ export class FeedSelection {
     group.sections.add(offer.section);
     const current = group.chosen.get(offer.package);
     if (current !== undefined && compareChoice(offer, current) <= 0) return;
-    const feed = feedPath(offer.distribution, offer.architecture, offer.platform, offer.section);
     group.chosen.set(offer.package, {
       package: offer.package,
       version: offer.version,
       build: offer.build,
       pool: offer.pool,
       section: offer.section,
-      text: offer.stanza(feed),
+      text: offer.text,
     });
   }
 
@@ -75,18 +74,17 @@ export class FeedSelection {
     this.#group(distribution, architecture, platform).sections.add(section);
   }
 
-  /** Every feed by archive-relative directory, sorted. */
-  feeds(): Map<string, SelectedFeed> {
-    const feeds = new Map<string, SelectedFeed>();
+  /** Every feed, sorted by archive-relative directory, its text made as it is asked for (one whole feed in memory at a time). */
+  *feeds(): Generator<readonly [string, SelectedFeed], void, undefined> {
+    const sections = new Map<string, { group: Group; section: string }>();
     for (const group of this.#groups.values()) {
-      const bySection = new Map<string, Chosen[]>([...group.sections].map((section) => [section, []]));
-      for (const chosen of group.chosen.values()) bySection.get(chosen.section)?.push(chosen);
-      for (const [section, chosen] of bySection) {
-        const feed = feedPath(group.distribution, group.architecture, group.platform, section);
-        feeds.set(feed, { text: packagesText(chosen), packages: chosen.length });
-      }
+      for (const section of group.sections) sections.set(feedPath(group.distribution, group.architecture, group.platform, section), { group, section });
     }
-    return new Map([...feeds].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    for (const feed of [...sections.keys()].sort(byteOrder)) {
+      const { group, section } = sections.get(feed) as { group: Group; section: string };
+      const chosen = [...group.chosen.values()].filter((stanza) => stanza.section === section);
+      yield [feed, { text: packagesText(chosen), packages: chosen.length }];
+    }
   }
 
   #group(distribution: string, architecture: string, platform: string): Group {
@@ -102,5 +100,9 @@ export class FeedSelection {
 
 /** Version, then build; the pool path only breaks ties between files no inclusion would leave side by side. */
 function compareChoice(offer: Offer, current: Chosen): number {
-  return compareVersions(offer.version, current.version) || offer.build - current.build || (offer.pool < current.pool ? -1 : offer.pool > current.pool ? 1 : 0);
+  return compareVersions(offer.version, current.version) || offer.build - current.build || byteOrder(offer.pool, current.pool);
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

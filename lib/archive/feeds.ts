@@ -54,11 +54,31 @@ export function isIndexField(name: string): boolean {
 /** The index stanza of a package: its control fields in order, then Filename, Size, MD5Sum and SHA256sum. */
 export function indexStanza(control: Stanza, filename: string, digests: FileDigests): Stanza {
   const stanza = new Stanza(control.entries().filter(([name]) => !isIndexField(name)));
-  stanza.set('Filename', filename);
-  stanza.set('Size', String(digests.size));
-  stanza.set('MD5Sum', digests.md5);
-  stanza.set('SHA256sum', digests.sha256);
+  for (const [name, value] of indexFields(filename, digests)) stanza.set(name, value);
   return stanza;
+}
+
+/**
+ * The text of a package's control fields as its index stanza starts
+ * (formatStanza of what indexStanza keeps). With indexStanzaText, a package
+ * read once is formatted once, however many feeds list it.
+ */
+export function indexedControlText(control: Stanza): string {
+  return formatStanza(new Stanza(control.entries().filter(([name]) => !isIndexField(name))));
+}
+
+/** formatStanza(indexStanza(control, filename, digests)), from indexedControlText(control): formatStanza writes field by field. */
+export function indexStanzaText(controlText: string, filename: string, digests: FileDigests): string {
+  return controlText + formatStanza(new Stanza(indexFields(filename, digests)));
+}
+
+function indexFields(filename: string, digests: FileDigests): Array<[string, string]> {
+  return [
+    ['Filename', filename],
+    ['Size', String(digests.size)],
+    ['MD5Sum', digests.md5],
+    ['SHA256sum', digests.sha256],
+  ];
 }
 
 /** One formatted stanza of a Packages file and the package it lists. */

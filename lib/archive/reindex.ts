@@ -2,9 +2,11 @@
  * `opkfarm archive reindex`: rebuilds every dev feed index from the pool
  * alone, for recovery (a lost or damaged feeds/ tree).
  *
- * Reads   every pool file once (scanOpk: control fields, digests and, for
- *         source packages, the change log naming the distribution; every
- *         check readOpk makes); the feed directories under feeds/dev/.
+ * Reads   every pool file once (pool-stanzas.ts: its control fields, digests
+ *         and, for source packages, the distribution their change log names;
+ *         every check readOpk makes), a source directory at a time, on worker
+ *         threads when there are cores to spare (pool-reader.ts); the feed
+ *         directories under feeds/dev/.
  * Writes  feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz),
  *         each atomically (Packages.gz first), holding the archive lock
  *         throughout. feeds/rel/ is never touched: release snapshots are
@@ -30,26 +32,22 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { FormatError } from '../errors.js';
-import { SRC } from '../formats/architecture.js';
-import { formatStanza, type Stanza } from '../formats/control.js';
-import type { FileDigests } from '../fs/hash.js';
 import type { QueueLayout } from '../layout.js';
-import { scanOpk } from '../opk/scan.js';
-import { pooledControlProblem, sectionOf } from './check-package.js';
-import { changelogPath, distributionOf, sourceVersionKey } from './distribution.js';
 import { FeedSelection } from './feed-selection.js';
-import { gzipPackages, indexStanza, writeFeed } from './feeds.js';
+import { gzipPackages, writeFeed } from './feeds.js';
 import type { Finding } from './findings.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
-import { feedFilename, inArchive, UPLOAD_CHANNEL } from './paths.js';
-import { listPool, type PoolFile } from './pool-listing.js';
+import { inArchive, UPLOAD_CHANNEL } from './paths.js';
+import { listPoolDirectories } from './pool-listing.js';
+import { readPoolDirectories } from './pool-reader.js';
+import type { PoolRecord } from './pool-stanzas.js';
 
 export interface ReindexOptions {
   readonly lock?: ArchiveLockOptions;
   /** Called as pool files are read: how many of how many. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Threads reading pool files (pool-reader.ts); 0 reads them in this thread. */
+  readonly threads?: number;
 }
 
 export interface ReindexReport {
@@ -61,33 +59,18 @@ export interface ReindexReport {
   readonly written: string[];
   /** Feeds that already held what the pool makes. */
   readonly unchanged: number;
-  /** What was left out of the indexes, and why. */
+  /** What was left out of the indexes, and why, sorted by file. */
   readonly problems: Finding[];
 }
-
-/** Pool files read between two turns of the event loop (the lock's refresh timer runs there). */
-const PACKAGES_PER_TURN = 64;
 
 /** Rebuilds every dev feed from the pool; see the file comment. */
 export async function reindexArchive(layout: QueueLayout, options: ReindexOptions = {}): Promise<ReindexReport> {
   return withArchiveLock(layout, (signal) => new Reindex(layout, options, signal).run(), options.lock);
 }
 
-/** A pool file read and found to fit its name. */
-interface PooledPackage {
-  readonly file: PoolFile;
-  readonly control: Stanza;
-  readonly digests: FileDigests;
-  readonly dataFile: Buffer | undefined;
-}
-
 class Reindex {
   readonly #problems: Finding[] = [];
   readonly #selection = new FeedSelection();
-  /** Source versions (sourceVersionKey) → the distributions their source packages name. */
-  readonly #distributions = new Map<string, Set<string>>();
-  #done = 0;
-  #total = 0;
 
   constructor(
     private readonly layout: QueueLayout,
@@ -96,15 +79,22 @@ class Reindex {
   ) {}
 
   async run(): Promise<ReindexReport> {
-    const listing = await listPool(this.layout);
-    this.#problems.push(...listing.strays);
-    // Source packages first: they say which distribution each binary belongs to.
-    const sources = listing.files.filter((file) => file.name.architecture === SRC);
-    const binaries = listing.files.filter((file) => file.name.architecture !== SRC);
-    this.#total = listing.files.length;
-    this.options.onProgress?.(0, this.#total);
-    for (const file of sources) await this.#step(() => this.#readSource(file));
-    for (const file of binaries) await this.#step(() => this.#readBinary(file));
+    const { directories, strays } = await listPoolDirectories(this.layout);
+    this.#problems.push(...strays.map((stray) => ({ file: stray.file, problem: `${stray.problem}; not indexed` })));
+    const total = directories.reduce((sum, directory) => sum + directory.names.length, 0);
+    let done = 0;
+    this.options.onProgress?.(0, total);
+    const onRecord = (record: PoolRecord): void => {
+      if ('problem' in record) this.#problems.push({ file: record.path, problem: record.problem });
+      else {
+        const { listable } = record;
+        for (const { distribution, text } of listable.stanzas) this.#selection.offer({ ...listable, distribution, pool: record.path, text });
+      }
+      done += 1;
+      this.options.onProgress?.(done, total);
+    };
+    const { threads } = this.options;
+    await readPoolDirectories(this.layout.archive, directories, onRecord, { signal: this.signal, ...(threads === undefined ? {} : { threads }) });
     await this.#keepExistingSections();
 
     this.signal.throwIfAborted();
@@ -122,88 +112,8 @@ class Reindex {
       await writeFeed(this.layout, feed, text, gz);
       written.push(feed);
     }
-    return { packages: this.#total, indexed, written, unchanged, problems: this.#problems };
-  }
-
-  /** Runs one file's work, reports progress, and lets the event loop turn now and then. */
-  async #step(work: () => Promise<void>): Promise<void> {
-    await work();
-    this.#done += 1;
-    this.options.onProgress?.(this.#done, this.#total);
-    if (this.#done % PACKAGES_PER_TURN === 0) {
-      await nextTurn();
-      this.signal.throwIfAborted();
-    }
-  }
-
-  async #readSource(file: PoolFile): Promise<void> {
-    const source = file.source;
-    const read = await this.#read(file, changelogPath(source, file.name.version));
-    if (read === undefined) return;
-    const version = read.control.get('Version') as string;
-    let distribution: string;
-    try {
-      distribution = distributionOf(read.dataFile, this.#absolute(file), source, version);
-    } catch (error) {
-      if (!(error instanceof FormatError)) throw error;
-      this.#problem(file, `${this.#relativeMessage(error, file)}; not indexed, nor are its binaries`);
-      return;
-    }
-    const key = sourceVersionKey(source, version);
-    const known = this.#distributions.get(key) ?? new Set<string>();
-    known.add(distribution);
-    this.#distributions.set(key, known);
-    this.#offer(read, distribution);
-  }
-
-  async #readBinary(file: PoolFile): Promise<void> {
-    const read = await this.#read(file);
-    if (read === undefined) return;
-    const version = read.control.get('Version') as string;
-    const distributions = this.#distributions.get(sourceVersionKey(file.source, version));
-    if (distributions === undefined) {
-      this.#problem(file, `an orphan: no source package src-${file.source} ${version} with a change log in the pool; not indexed`);
-      return;
-    }
-    for (const distribution of distributions) this.#offer(read, distribution);
-  }
-
-  /** Reads and checks one pool file; undefined (and a problem noted) when it cannot be indexed. */
-  async #read(file: PoolFile, dataFile?: string): Promise<PooledPackage | undefined> {
-    let scanned;
-    try {
-      scanned = await scanOpk(this.#absolute(file), dataFile === undefined ? {} : { dataFile });
-    } catch (error) {
-      if (!(error instanceof FormatError)) throw error;
-      this.#problem(file, `${this.#relativeMessage(error, file)}; not indexed`);
-      return undefined;
-    }
-    const problem = pooledControlProblem(scanned.control, file.name, file.source);
-    if (problem !== undefined) {
-      this.#problem(file, `${problem}; not indexed`);
-      return undefined;
-    }
-    return { file, ...scanned };
-  }
-
-  #offer(read: PooledPackage, distribution: string): void {
-    const { file, control, digests } = read;
-    try {
-      this.#selection.offer({
-        distribution,
-        architecture: control.get('Architecture') as string,
-        platform: control.get('Platform') as string,
-        section: sectionOf(control),
-        package: control.get('Package') as string,
-        version: control.get('Version') as string,
-        build: file.name.build,
-        pool: file.path,
-        stanza: (feed) => formatStanza(indexStanza(control, feedFilename(feed, file.path), digests)),
-      });
-    } catch (error) {
-      if (!(error instanceof FormatError)) throw error;
-      this.#problem(file, `the control file cannot be written into an index: ${error.detail}; not indexed`);
-    }
+    this.#problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    return { packages: total, indexed, written, unchanged, problems: this.#problems };
   }
 
   /** Section directories that exist under feeds/dev/<distribution>/<arch>/<plat>/ keep a feed. */
@@ -237,19 +147,5 @@ class Reindex {
       });
     const [packages, packagesGz] = await Promise.all([read('Packages'), read('Packages.gz')]);
     return packages !== undefined && packagesGz !== undefined && packages.equals(Buffer.from(text)) && packagesGz.equals(gz);
-  }
-
-  #absolute(file: PoolFile): string {
-    return inArchive(this.layout, file.path);
-  }
-
-  /** A FormatError's message about a pool file, naming the file archive-relative and without its leading name. */
-  #relativeMessage(error: FormatError, file: PoolFile): string {
-    const message = error.message.split(this.#absolute(file)).join(file.path);
-    return message.startsWith(`${file.path}: `) ? message.slice(file.path.length + 2) : message;
-  }
-
-  #problem(file: PoolFile, problem: string): void {
-    this.#problems.push({ file: file.path, problem });
   }
 }

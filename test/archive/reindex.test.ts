@@ -77,6 +77,12 @@ describe('reindexArchive', () => {
 
     // Run again: nothing to write.
     expect(await reindexArchive(layout)).toMatchObject({ written: [], unchanged: report.written.length });
+
+    // The compiled module reads on worker threads (from these sources there is no worker to start): the same bytes.
+    const compiled = (await import(new URL('../../dist/lib/archive/reindex.js', import.meta.url).href)) as typeof import('../../lib/archive/reindex.js');
+    await rm(join(feeds, 'dev'), { recursive: true });
+    expect(await compiled.reindexArchive(layout, { threads: 2 })).toMatchObject({ problems: [], written: report.written });
+    expect(await snapshot(feeds)).toEqual(before);
   });
 
   it('reports binaries without their source package and leaves them out', async () => {
