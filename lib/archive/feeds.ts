@@ -67,9 +67,14 @@ export function indexedControlText(control: Stanza): string {
   return formatStanza(new Stanza(control.entries().filter(([name]) => !isIndexField(name))));
 }
 
-/** formatStanza(indexStanza(control, filename, digests)), from indexedControlText(control): formatStanza writes field by field. */
+/**
+ * formatStanza(indexStanza(control, filename, digests)), from
+ * indexedControlText(control): formatStanza writes field by field, and the
+ * index fields are one-line values it would write as they are here (a
+ * Filename made of checked names, decimal and hex digits).
+ */
 export function indexStanzaText(controlText: string, filename: string, digests: FileDigests): string {
-  return controlText + formatStanza(new Stanza(indexFields(filename, digests)));
+  return `${controlText}Filename: ${filename}\nSize: ${digests.size}\nMD5Sum: ${digests.md5}\nSHA256sum: ${digests.sha256}\n`;
 }
 
 function indexFields(filename: string, digests: FileDigests): Array<[string, string]> {

@@ -7,11 +7,13 @@
  * belongs to is settled within it: that of the source package with its
  * version (distribution.ts).
  *
- * Each file is read once (scanOpk: every check readOpk makes, digests in the
- * same read); its control fields are formatted once, and the stanza of each
- * feed adds Filename, Size, MD5Sum and SHA256sum (feeds.ts
- * indexStanzaText). Records are plain data, so they cross a worker
- * thread's boundary.
+ * Each file is read once (scanOpk, digests in the same read); its control
+ * fields are formatted once, and the stanza of each feed adds Filename,
+ * Size, MD5Sum and SHA256sum (feeds.ts indexStanzaText). A small binary's
+ * data archive is not inflated (scanOpk checkData: false): it was checked
+ * when it was included, and `archive verify` checks it again; that is a
+ * third of the work per package. Records are plain data, so they cross a
+ * worker thread's boundary.
  *
  * A package that cannot be read for want of the environment (EACCES, a
  * missing decompressor) is an EnvironmentError, thrown: not a record.
@@ -90,7 +92,7 @@ async function readFile(archive: string, file: PoolFile, records: PoolRecord[]):
   const absolute = join(archive, ...file.path.split('/'));
   const isSource = file.name.architecture === SRC;
   try {
-    const scanned = await scanOpk(absolute, isSource ? { dataFile: changelogPath(file.source, file.name.version) } : {});
+    const scanned = await scanOpk(absolute, isSource ? { dataFile: changelogPath(file.source, file.name.version) } : { checkData: false });
     const { control } = scanned;
     const misfit = pooledControlProblem(control, file.name, file.source);
     if (misfit !== undefined) {

@@ -4,7 +4,8 @@
  *
  * Reads   every pool file once (pool-stanzas.ts: its control fields, digests
  *         and, for source packages, the distribution their change log names;
- *         every check readOpk makes), a source directory at a time, on worker
+ *         the checks of readOpk but for small binaries' data archives,
+ *         checked at inclusion), a source directory at a time, on worker
  *         threads when there are cores to spare (pool-reader.ts); the feed
  *         directories under feeds/dev/.
  * Writes  feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz),
