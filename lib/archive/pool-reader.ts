@@ -28,7 +28,7 @@ export interface WorkerBatch {
 export type WorkerReply = { readonly records: PoolRecord[] } | { readonly error: string };
 
 export interface ReadPoolOptions {
-  /** Worker threads; 0 reads in this thread. Default: defaultThreads(). */
+  /** Worker threads; 0 reads in this thread. Default: defaultThreads(), or 0 for fewer than THREADS_FROM files. */
   readonly threads?: number;
   /** Stops the reading between batches. */
   readonly signal?: AbortSignal;
@@ -42,6 +42,8 @@ const MAX_THREADS = 4;
  * each thread's heap grow with garbage (peak RSS counts every thread).
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+/** Starting threads costs about 0.1 s each: worth it from this many files (a few tenths of a second of reading). */
+export const THREADS_FROM = 5000;
 /** Files read in this thread between two turns of the event loop, about. */
 const FILES_PER_TURN = 64;
 
@@ -58,18 +60,19 @@ export async function readPoolDirectories(
   onRecord: (record: PoolRecord) => void,
   options: ReadPoolOptions = {},
 ): Promise<void> {
-  const threads = options.threads ?? defaultThreads();
+  const files = directories.reduce((sum, directory) => sum + directory.names.length, 0);
+  const threads = options.threads ?? (files >= THREADS_FROM ? defaultThreads() : 0);
   if (threads === 0 || directories.length === 0) return readInThisThread(archive, directories, onRecord, options.signal);
   const batches: WorkerBatch[] = [];
   let batch: PoolDirectory[] = [];
-  let files = 0;
+  let inBatch = 0;
   for (const directory of directories) {
     batch.push(directory);
-    files += directory.names.length;
-    if (files >= BATCH) {
+    inBatch += directory.names.length;
+    if (inBatch >= BATCH) {
       batches.push({ archive, directories: batch });
       batch = [];
-      files = 0;
+      inBatch = 0;
     }
   }
   if (batch.length > 0) batches.push({ archive, directories: batch });
