@@ -41,7 +41,7 @@ const MAX_THREADS = 4;
  * A worker's heap: small, since a batch holds little, and V8 otherwise lets
  * each thread's heap grow with garbage (peak RSS counts every thread).
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
 /** Starting threads costs about 0.1 s each: worth it from this many files (a few tenths of a second of reading). */
 export const THREADS_FROM = 5000;
 /** Files read in this thread between two turns of the event loop, about. */
