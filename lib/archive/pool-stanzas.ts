@@ -66,7 +66,7 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
   const sources = files.filter((file) => file.name.architecture === SRC);
   const binaries = files.filter((file) => file.name.architecture !== SRC);
   for (const file of sources) {
-    const read = await readFile(archive, file, records);
+    const read = await readPoolFile(archive, file, records);
     if (read === undefined) continue;
     const distribution = sourceDistribution(archive, read, records);
     if (distribution === undefined) continue;
@@ -75,7 +75,7 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
     records.push({ path: file.path, listable: listable(read, [distribution]) });
   }
   for (const file of binaries) {
-    const read = await readFile(archive, file, records);
+    const read = await readPoolFile(archive, file, records);
     if (read === undefined) continue;
     const of = distributions.get(sourceVersionKey(file.source, read.version));
     if (of === undefined) {
@@ -88,7 +88,8 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
   return records;
 }
 
-async function readFile(archive: string, file: PoolFile, records: PoolRecord[]): Promise<Read | undefined> {
+/** Reads and checks one file; undefined (and a problem recorded) when it cannot be listed. */
+async function readPoolFile(archive: string, file: PoolFile, records: PoolRecord[]): Promise<Read | undefined> {
   const absolute = join(archive, ...file.path.split('/'));
   const isSource = file.name.architecture === SRC;
   try {

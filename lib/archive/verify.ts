@@ -77,6 +77,7 @@ class Verification {
   readonly #temporaries: string[] = [];
   #feeds = 0;
   #stanzas = 0;
+  #read = 0;
 
   constructor(private readonly layout: QueueLayout) {}
 
@@ -91,7 +92,7 @@ class Verification {
     return {
       problems: this.#problems,
       notes: this.#notes,
-      checked: { feeds: this.#feeds, stanzas: this.#stanzas, poolFiles: listing.files.length, packages: this.#pool.size },
+      checked: { feeds: this.#feeds, stanzas: this.#stanzas, poolFiles: listing.files.length, packages: this.#read },
     };
   }
 
@@ -215,6 +216,7 @@ class Verification {
       throw error;
     });
     if (stats === undefined) return { state: 'missing' };
+    this.#read += 1;
     if (!stats.isFile()) {
       this.#problem(pool, 'not a regular file');
       return { state: 'read', control: undefined, digests: undefined };
