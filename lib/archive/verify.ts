@@ -28,7 +28,7 @@ import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { EnvironmentError, FormatError } from '../errors.js';
-import { parseControl, type Stanza } from '../formats/control.js';
+import { formatStanza, parseControl, parseSingleStanza, type Stanza } from '../formats/control.js';
 import { digestFile, type FileDigests } from '../fs/hash.js';
 import { TEMP_PREFIX } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
@@ -62,10 +62,14 @@ export async function verifyArchive(layout: QueueLayout): Promise<VerifyReport> 
   return new Verification(layout).run();
 }
 
-/** What a pool file is, read once. */
+/**
+ * What a pool file is, read once. The control fields are kept as text and
+ * parsed again for each stanza listing the file: tens of thousands of
+ * parsed stanzas held at once cost ten times the memory.
+ */
 type PoolRead =
   | { readonly state: 'missing' }
-  | { readonly state: 'read'; readonly control: Stanza | undefined; readonly digests: FileDigests | undefined };
+  | { readonly state: 'read'; readonly controlText: string | undefined; readonly digests: FileDigests | undefined };
 
 /** The fields a stanza cannot do without. */
 const REQUIRED = ['Package', 'Version', ...INDEX_FIELDS] as const;
@@ -194,8 +198,9 @@ class Verification {
         if (listed !== undefined && listed !== actual) problem(`${field} ${quote(listed)} but ${pool} ${what}`);
       }
     }
-    if (read.control !== undefined) {
-      for (const text of controlDifferences(stanza, read.control, pool)) problem(text);
+    if (read.controlText !== undefined) {
+      const control = parseSingleStanza(read.controlText, { file: pool });
+      for (const text of controlDifferences(stanza, control, pool)) problem(text);
     }
   }
 
@@ -219,19 +224,30 @@ class Verification {
     this.#read += 1;
     if (!stats.isFile()) {
       this.#problem(pool, 'not a regular file');
-      return { state: 'read', control: undefined, digests: undefined };
+      return { state: 'read', controlText: undefined, digests: undefined };
     }
     try {
       const { control, digests } = await scanOpk(path);
       const name = parsePoolFileName(posix.basename(pool));
       const misfit = name === undefined ? undefined : pooledControlProblem(control, name, posix.basename(posix.dirname(pool)));
       if (misfit !== undefined) this.#problem(pool, misfit);
-      return { state: 'read', control, digests };
+      return { state: 'read', controlText: this.#controlText(control, pool), digests };
     } catch (error) {
       if (!(error instanceof FormatError || error instanceof EnvironmentError)) throw error;
       const message = error.message.split(path).join(pool);
       this.#problem(pool, message.startsWith(`${pool}: `) ? message.slice(pool.length + 2) : message);
-      return { state: 'read', control: undefined, digests: await digestFile(path).catch(() => undefined) };
+      return { state: 'read', controlText: undefined, digests: await digestFile(path).catch(() => undefined) };
+    }
+  }
+
+  /** The control as text, or undefined (and a problem) when it cannot be written, as an index would need. */
+  #controlText(control: Stanza, pool: string): string | undefined {
+    try {
+      return formatStanza(control);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      this.#problem(pool, `the control file cannot be written into an index: ${error.detail}`);
+      return undefined;
     }
   }
 
