@@ -14,6 +14,8 @@
  *   opkfarm archive release SUITE rel/NAME | diff SUITE SUITE
  *   opkfarm archive keep [PACKAGE VERSION] | unkeep PACKAGE VERSION
  *   opkfarm archive gc [--dry-run] [--keep-builds N] [--grace-hours H] [--max-deletions N]
+ *   opkfarm archive verify [--root DIR] [--json]
+ *   opkfarm archive reindex [--root DIR]
  *   opkfarm health [--json] [--prometheus FILE]
  *   opkfarm status --html DIR
  *   opkfarm sftp-config --root DIR [--user NAME] [--dedicated --port N --host-key FILE] [--output FILE]
@@ -25,10 +27,13 @@
  *   over SFTP, inspecting the files the farm reads, the mail spool, the
  *   archive's suites and garbage, health and the status page. Each command is
  *   a thin shell over lib/; none of them writes into a queue but clean, which
- *   removes what dead processes left and returns their claims.
+ *   removes what dead processes left and returns their claims; those that
+ *   write into the archive take its lock.
  */
 import { runProgram } from './cli/run.js';
 import { archiveManageCommands } from './opkfarm/archive-manage.js';
+import { reindexCommand } from './opkfarm/archive-reindex.js';
+import { verifyCommand } from './opkfarm/archive-verify.js';
 import { healthCommands } from './opkfarm/health.js';
 import { statusCommands } from './opkfarm/status.js';
 import { changesCommands } from './opkfarm/changes-check.js';
@@ -46,5 +51,7 @@ await runProgram('opkfarm', (argv) =>
     .command('changes', 'upload .changes files', (command) => changesCommands(command).demandCommand(1))
     .command('opk', 'binary packages', (command) => opkCommands(command).demandCommand(1))
     .command('mail', 'the mail spool: messages waiting for another attempt', (command) => mailCommands(command).demandCommand(1))
-    .command('archive', 'the package archive: suites, keep marks, garbage collection', (command) => archiveManageCommands(command).demandCommand(1)),
+    .command('archive', 'the package archive: suites, keep marks, garbage collection, verify, reindex', (command) =>
+      reindexCommand(verifyCommand(archiveManageCommands(command))).demandCommand(1),
+    ),
 );

@@ -5,9 +5,11 @@
  * the index is made from these fields, so a package that disagrees is refused
  * rather than indexed. Pure functions over parsed control fields.
  */
-import { SRC } from '../formats/architecture.js';
+import { ANY, isConcreteArchitecture, platformProblem, SRC } from '../formats/architecture.js';
 import type { Stanza } from '../formats/control.js';
 import { packageNameProblem, sourcePackageName } from '../formats/names.js';
+import { versionForFileName, versionProblem } from '../formats/version.js';
+import type { PoolFileName } from './paths.js';
 
 /** What the upload and the build say a binary must be. */
 export interface BinaryExpectation {
@@ -66,6 +68,37 @@ export function sourceControlProblem(control: Stanza, expected: { source: string
     fieldProblem(control, 'Platform', 'all', 'platform of source packages') ??
     sectionProblem(control)
   );
+}
+
+/**
+ * Why a package in the pool does not fit where it lies, or undefined when it
+ * does: its name (paths.ts poolFileName) must be made from its control, in
+ * the directory of its source, with names a feed path can be made of. What
+ * the pool holds was checked when included; this finds what changed since.
+ */
+export function pooledControlProblem(control: Stanza, name: PoolFileName, sourceDirectory: string): string | undefined {
+  const missing = missingField(control);
+  if (missing !== undefined) return missing;
+  const pkg = control.get('Package') as string;
+  const version = control.get('Version') as string;
+  const architecture = control.get('Architecture') as string;
+  const platform = control.get('Platform') as string;
+  const problem =
+    packageNameProblem(pkg) ??
+    versionProblem(version) ??
+    (isConcreteArchitecture(architecture) ? undefined : `Architecture ${quote(architecture)} is not all, src or a real architecture`) ??
+    platformProblem(platform) ??
+    (platform === ANY ? 'Platform "any" is not a platform a package is built for' : undefined) ??
+    sectionProblem(control);
+  if (problem !== undefined) return problem;
+  const named = `${pkg}_${versionForFileName(version)}_${architecture}_${platform}`;
+  const fileNamed = `${name.package}_${name.version}_${name.architecture}_${name.platform}`;
+  if (named !== fileNamed) return `the control says ${named}, the file name ${fileNamed}`;
+  if (architecture === SRC) {
+    return pkg === sourcePackageName(sourceDirectory) ? undefined : `a source package in the pool directory of ${quote(sourceDirectory)} must be ${quote(sourcePackageName(sourceDirectory))}`;
+  }
+  const source = control.get('Source') ?? pkg;
+  return source === sourceDirectory ? undefined : `built from ${quote(source)} but in the pool directory of ${quote(sourceDirectory)}`;
 }
 
 /** The feed section a package goes to: its Section field, or DEFAULT_SECTION. Check sectionProblem first. */

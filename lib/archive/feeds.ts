@@ -44,16 +44,78 @@ import { makeDirectories } from './directories.js';
 import { feedGroupPath, inArchive } from './paths.js';
 
 /** The fields an index adds to a package's control fields, in the order written. */
-const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
+export const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
+
+/** Whether a field name (any case) is one the index adds; a package's own field of that name is not indexed. */
+export function isIndexField(name: string): boolean {
+  return INDEX_FIELDS.some((field) => field.toLowerCase() === name.toLowerCase());
+}
 
 /** The index stanza of a package: its control fields in order, then Filename, Size, MD5Sum and SHA256sum. */
 export function indexStanza(control: Stanza, filename: string, digests: FileDigests): Stanza {
-  const stanza = new Stanza(control.entries().filter(([name]) => !INDEX_FIELDS.some((field) => field.toLowerCase() === name.toLowerCase())));
-  stanza.set('Filename', filename);
-  stanza.set('Size', String(digests.size));
-  stanza.set('MD5Sum', digests.md5);
-  stanza.set('SHA256sum', digests.sha256);
+  const stanza = new Stanza(control.entries().filter(([name]) => !isIndexField(name)));
+  for (const [name, value] of indexFields(filename, digests)) stanza.set(name, value);
   return stanza;
+}
+
+/**
+ * The text of a package's control fields as its index stanza starts
+ * (formatStanza of what indexStanza keeps). With indexStanzaText, a package
+ * read once is formatted once, however many feeds list it.
+ */
+export function indexedControlText(control: Stanza): string {
+  return formatStanza(new Stanza(control.entries().filter(([name]) => !isIndexField(name))));
+}
+
+/**
+ * formatStanza(indexStanza(control, filename, digests)), from
+ * indexedControlText(control): formatStanza writes field by field, and the
+ * index fields are one-line values it would write as they are here (a
+ * Filename made of checked names, decimal and hex digits).
+ */
+export function indexStanzaText(controlText: string, filename: string, digests: FileDigests): string {
+  return `${controlText}Filename: ${filename}\nSize: ${digests.size}\nMD5Sum: ${digests.md5}\nSHA256sum: ${digests.sha256}\n`;
+}
+
+function indexFields(filename: string, digests: FileDigests): Array<[string, string]> {
+  return [
+    ['Filename', filename],
+    ['Size', String(digests.size)],
+    ['MD5Sum', digests.md5],
+    ['SHA256sum', digests.sha256],
+  ];
+}
+
+/** One formatted stanza of a Packages file and the package it lists. */
+export interface FormattedStanza {
+  readonly package: string;
+  /** formatStanza's text. */
+  readonly text: string;
+}
+
+/** The text of a Packages file: its stanzas sorted by package name (byte order), a blank line between two. */
+export function packagesText(stanzas: Iterable<FormattedStanza>): string {
+  return [...stanzas]
+    .sort((a, b) => byteOrder(a.package, b.package))
+    .map((stanza) => stanza.text)
+    .join('\n');
+}
+
+/** The Packages.gz of a Packages text, as every writer of the archive compresses it (deterministic). */
+export function gzipPackages(text: string): Buffer {
+  return gzipSync(text, { level: GZIP_LEVEL });
+}
+
+/**
+ * Writes one feed's Packages.gz, then Packages (the record, last), each
+ * atomically, creating the feed directory when needed. Assumes the archive
+ * lock is held.
+ */
+export async function writeFeed(layout: QueueLayout, feed: string, text: string, gz: Buffer = gzipPackages(text)): Promise<void> {
+  await makeDirectories(layout.archive, feed);
+  const directory = inArchive(layout, feed);
+  await writeContentAtomic(join(directory, 'Packages.gz'), gz);
+  await writeContentAtomic(join(directory, 'Packages'), text);
 }
 
 /** Where a package is indexed now. */
@@ -155,14 +217,10 @@ export class FeedGroup {
   async write(): Promise<string[]> {
     const written: string[] = [];
     for (const [section, stanzas] of [...this.#sections].sort(([a], [b]) => byteOrder(a, b))) {
-      const sorted = [...stanzas.values()].sort((a, b) => byteOrder(a.get('Package') ?? '', b.get('Package') ?? ''));
-      const text = sorted.map((stanza) => this.#format(stanza)).join('\n');
+      const text = packagesText([...stanzas].map(([pkg, stanza]) => ({ package: pkg, text: this.#format(stanza) })));
       if (!this.#touched.has(section) && text === this.#read.get(section)) continue;
       const feed = `${this.path}/${section}`;
-      await makeDirectories(this.layout.archive, feed);
-      const directory = inArchive(this.layout, feed);
-      await writeContentAtomic(join(directory, 'Packages.gz'), gzipSync(text, { level: GZIP_LEVEL }));
-      await writeContentAtomic(join(directory, 'Packages'), text);
+      await writeFeed(this.layout, feed, text);
       this.#read.set(section, text);
       written.push(feed);
     }

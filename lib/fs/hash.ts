@@ -1,5 +1,5 @@
 /** File digests, computed in bounded chunks so that large packages never sit in memory. */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface FileDigests {
@@ -25,18 +25,40 @@ export async function digestFile(path: string): Promise<FileDigests> {
  * `limit` (when given) so that a file still growing cannot keep us reading.
  */
 export async function digestHandle(handle: FileHandle, limit = Number.POSITIVE_INFINITY): Promise<FileDigests> {
-  const sha256 = createHash('sha256');
-  const md5 = createHash('md5');
+  const digester = new Digester();
   const buffer = Buffer.allocUnsafe(CHUNK);
-  let size = 0;
-  while (size <= limit) {
-    const wanted = Math.min(buffer.length, limit + 1 - size);
-    const { bytesRead } = await handle.read(buffer, 0, wanted, size);
+  while (digester.size <= limit) {
+    const wanted = Math.min(buffer.length, limit + 1 - digester.size);
+    const { bytesRead } = await handle.read(buffer, 0, wanted, digester.size);
     if (bytesRead === 0) break;
-    const chunk = buffer.subarray(0, bytesRead);
-    sha256.update(chunk);
-    md5.update(chunk);
-    size += bytesRead;
+    digester.update(buffer.subarray(0, bytesRead));
   }
-  return { size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
+  return digester.digests();
+}
+
+/** Size, SHA-256 and MD5 of bytes given in order, piece by piece (a file read for some other purpose). */
+export class Digester {
+  readonly #sha256 = createHash('sha256');
+  readonly #md5 = createHash('md5');
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#sha256.update(chunk);
+    this.#md5.update(chunk);
+    this.#size += chunk.length;
+  }
+
+  /** The digests of everything given; call once, at the end. */
+  digests(): FileDigests {
+    return { size: this.#size, sha256: this.#sha256.digest('hex'), md5: this.#md5.digest('hex') };
+  }
+}
+
+/** Size, SHA-256 and MD5 of bytes held whole (one-shot hashing: no hash objects for small inputs). */
+export function digestBytes(bytes: Uint8Array): FileDigests {
+  return { size: bytes.length, sha256: hash('sha256', bytes, 'hex'), md5: hash('md5', bytes, 'hex') };
 }

@@ -106,7 +106,8 @@ async function* gunzip(
   }
 }
 
-function gzipError(error: unknown, context: DecompressContext): unknown {
+/** The FormatError for a zlib error (truncated or corrupt gzip data) in `context`; other errors as they are. */
+export function gzipError(error: unknown, context: DecompressContext): unknown {
   if (error instanceof FormatError || error instanceof EnvironmentError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('Z_')) return error;

@@ -19,15 +19,30 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 import { EnvironmentError, FormatError } from '../errors.js';
-import { parseSingleStanza, type Stanza } from '../formats/control.js';
-import { AR_MAGIC, readAr } from './ar.js';
+import type { Stanza } from '../formats/control.js';
+import { readAr } from './ar.js';
 import { ByteReader } from './bytes.js';
 import { type Compression, decompress, detectCompression, MAGIC_LENGTH } from './compression.js';
 import { MAX_CONTROL_ARCHIVE_SIZE, MAX_CONTROL_FILE_SIZE } from './limits.js';
+import {
+  checkDebianBinary,
+  ControlEntries,
+  controlStanzaOf,
+  debianBinaryTooLarge,
+  detectOuterFormat,
+  isRootDirectory,
+  isTar,
+  MAX_DEBIAN_BINARY_SIZE,
+  MemberSet,
+  notAFileMember,
+  notTarInsideGzip,
+  OUTER_HEAD_LENGTH,
+  type OuterFormat,
+} from './members.js';
 import { EntryChecker, type SafeEntryType } from './safety.js';
 import { readTar } from './tar-read.js';
 
-export type OuterFormat = 'ar' | 'tar' | 'tar.gz';
+export type { OuterFormat } from './members.js';
 
 /** One entry of the data archive, as given to onDataEntry. */
 export interface OpkDataEntry {
@@ -57,6 +72,12 @@ export interface ReadOpkOptions {
    * file the caller opened itself, e.g. without following a symlink.
    */
   readonly handle?: FileHandle;
+  /**
+   * Called with the file's bytes, in order, as they are read; every byte of
+   * the file goes through it before readOpk returns, so a caller can digest
+   * the package in the same read.
+   */
+  readonly onInput?: (chunk: Buffer) => void;
 }
 
 /** What readOpk found in a package. */
@@ -75,10 +96,6 @@ export interface OpkContents {
   readonly compression: { readonly control: Compression; readonly data: Compression };
 }
 
-const CONTROL_MEMBER = /^control\.tar(\.[A-Za-z0-9]+)?$/;
-const DATA_MEMBER = /^data\.tar(\.[A-Za-z0-9]+)?$/;
-const MAX_DEBIAN_BINARY_SIZE = 1024;
-const TAR_BLOCK = 512;
 
 interface OuterMember {
   readonly name: string;
@@ -93,9 +110,12 @@ export async function readOpk(path: string, options: ReadOpkOptions = {}): Promi
   }
   // The stream closes a given handle too when it is destroyed below.
   const input = options.handle ? options.handle.createReadStream({ start: 0 }) : createReadStream(path);
-  const reader = new ByteReader(input);
+  const seen = { bytes: 0 };
+  const reader = new ByteReader(options.onInput === undefined ? input : observed(input, options.onInput, seen));
   try {
-    return await readMembers(path, reader, options);
+    const contents = await readMembers(path, reader, options);
+    if (options.onInput !== undefined) await readRest(path, seen.bytes, options.onInput);
+    return contents;
   } catch (error) {
     // fs errors (ENOENT, EACCES, EISDIR...) are about the environment, not the package.
     if (error instanceof Error && 'syscall' in error && !(error instanceof EnvironmentError)) {
@@ -108,34 +128,37 @@ export async function readOpk(path: string, options: ReadOpkOptions = {}): Promi
   }
 }
 
+/** Passes a stream's chunks through, telling `onInput` of each and counting them. */
+async function* observed(
+  input: AsyncIterable<Buffer>,
+  onInput: (chunk: Buffer) => void,
+  seen: { bytes: number },
+): AsyncGenerator<Buffer, void, undefined> {
+  for await (const chunk of input) {
+    onInput(chunk);
+    seen.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Gives `onInput` what the readers left unread after `from` (trailing padding, or bytes past a stream's end). */
+async function readRest(path: string, from: number, onInput: (chunk: Buffer) => void): Promise<void> {
+  for await (const chunk of createReadStream(path, { start: from }) as AsyncIterable<Buffer>) onInput(chunk);
+}
+
 async function readMembers(file: string, reader: ByteReader, options: ReadOpkOptions): Promise<OpkContents> {
-  const outerFormat = detectOuterFormat(await reader.peek(TAR_BLOCK), file);
-  let debianBinary = false;
+  const outerFormat = detectOuterFormat(await reader.peek(OUTER_HEAD_LENGTH), file);
+  const members = new MemberSet(file);
   let control: ControlPart | undefined;
   let data: DataPart | undefined;
   for await (const member of outerMembers(outerFormat, reader, file)) {
-    const name = member.name.replace(/^(\.\/)+/, '');
-    if (name === 'debian-binary') {
-      if (debianBinary) throw new FormatError('opk.bad-member', file, 'second debian-binary member');
-      await checkDebianBinary(member.body, file);
-      debianBinary = true;
-    } else if (CONTROL_MEMBER.test(name)) {
-      if (control) throw new FormatError('opk.bad-member', file, `second control member "${member.name}"`);
-      control = await readControl(member.body, name, file);
-    } else if (DATA_MEMBER.test(name)) {
-      if (data) throw new FormatError('opk.bad-member', file, `second data member "${member.name}"`);
-      data = await readData(member.body, name, file, options);
-    } else {
-      throw new FormatError(
-        'opk.bad-member',
-        file,
-        `unexpected member "${member.name}" (an opk holds debian-binary, control.tar.* and data.tar.*)`,
-      );
-    }
+    const { kind, name } = members.classify(member.name);
+    if (kind === 'debian-binary') await readDebianBinary(member.body, file);
+    else if (kind === 'control') control = await readControl(member.body, name, file);
+    else data = await readData(member.body, name, file, options);
   }
-  if (!debianBinary) throw new FormatError('opk.missing-member', file, 'no debian-binary member');
-  if (!control) throw new FormatError('opk.missing-member', file, 'no control.tar.* member');
-  if (!data) throw new FormatError('opk.missing-member', file, 'no data.tar.* member');
+  members.finish();
+  if (!control || !data) throw new Error('readOpk: MemberSet.finish let a package without control or data through');
   return {
     control: control.stanza,
     controlFiles: control.files,
@@ -143,23 +166,6 @@ async function readMembers(file: string, reader: ByteReader, options: ReadOpkOpt
     outerFormat,
     compression: { control: control.compression, data: data.compression },
   };
-}
-
-function detectOuterFormat(head: Buffer, file: string): OuterFormat {
-  if (head.length === 0) throw new FormatError('opk.truncated', file, 'empty file');
-  const arLength = Math.min(head.length, AR_MAGIC.length);
-  if (head.subarray(0, arLength).equals(AR_MAGIC.subarray(0, arLength))) return 'ar';
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
-  if (isTar(head)) return 'tar';
-  throw new FormatError(
-    'opk.bad-magic',
-    file,
-    'not an opk: expected an ar archive, a tar archive or a gzip-compressed tar archive',
-  );
-}
-
-function isTar(head: Buffer): boolean {
-  return head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar';
 }
 
 /** The outer archive's members, whatever its format. */
@@ -176,19 +182,16 @@ async function* outerMembers(
   let source: AsyncIterable<Buffer> = reader.rest();
   if (format === 'tar.gz') {
     const tar = new ByteReader(decompress('gzip', source, context));
-    const head = await tar.peek(TAR_BLOCK);
-    if (head.length === TAR_BLOCK && !isTar(head)) {
+    const head = await tar.peek(OUTER_HEAD_LENGTH);
+    if (head.length === OUTER_HEAD_LENGTH && !isTar(head)) {
       await tar.close();
-      throw new FormatError('opk.bad-magic', file, 'not an opk: the gzip-compressed data is not a tar archive');
+      throw notTarInsideGzip(file);
     }
     source = tar.rest();
   }
   for await (const entry of readTar(source, context)) {
-    const name = entry.path.replace(/^(\.\/)+/, '');
-    if (entry.type === 'directory' && (name === '' || name === '.')) continue;
-    if (entry.type !== 'file') {
-      throw new FormatError('opk.bad-member', file, `member "${entry.path}" is not a regular file (${entry.type})`);
-    }
+    if (isRootDirectory(entry.path, entry.type)) continue;
+    if (entry.type !== 'file') throw notAFileMember(file, entry.path, entry.type);
     yield {
       name: entry.path,
       get body() {
@@ -198,15 +201,8 @@ async function* outerMembers(
   }
 }
 
-async function checkDebianBinary(body: Readable, file: string): Promise<void> {
-  const content = await readAll(body, MAX_DEBIAN_BINARY_SIZE, () =>
-    new FormatError('opk.bad-member', file, `debian-binary is larger than ${MAX_DEBIAN_BINARY_SIZE} bytes`),
-  );
-  const version = content.toString('latin1');
-  if (!version.startsWith('2.')) {
-    const shown = JSON.stringify(version.split('\n')[0]);
-    throw new FormatError('opk.bad-member', file, `debian-binary: unsupported package format ${shown} (expected 2.x)`);
-  }
+async function readDebianBinary(body: Readable, file: string): Promise<void> {
+  checkDebianBinary(await readAll(body, MAX_DEBIAN_BINARY_SIZE, () => debianBinaryTooLarge(file)), file);
 }
 
 interface ControlPart {
@@ -224,36 +220,14 @@ async function readControl(body: Readable, member: string, file: string): Promis
       new FormatError('opk.too-large', file, `${member}: larger than ${MAX_CONTROL_ARCHIVE_SIZE} bytes once decompressed`),
     );
     const checker = new EntryChecker(context);
+    const entries = new ControlEntries(file, member);
     const files = new Map<string, Buffer>();
     for await (const entry of readTar(archive, context)) {
-      const { path, type } = checker.check(entry);
-      if (path === '.') continue;
-      if (type !== 'file' || path.includes('/')) {
-        throw new FormatError(
-          'opk.bad-member',
-          file,
-          `${member}: unexpected ${type} "${entry.path}" (a control archive holds only plain files)`,
-        );
-      }
-      if (files.has(path)) throw new FormatError('opk.bad-member', file, `${member}: "${path}" appears twice`);
-      const tooLarge = (): FormatError =>
-        new FormatError(
-          'opk.too-large',
-          file,
-          `${member}: control file "${path}" is larger than ${MAX_CONTROL_FILE_SIZE} bytes`,
-        );
-      if (entry.size > MAX_CONTROL_FILE_SIZE) throw tooLarge();
-      files.set(path, await readAll(entry.body, MAX_CONTROL_FILE_SIZE, tooLarge));
+      const checked = checker.check(entry);
+      if (!entries.accept({ ...checked, size: entry.size }, entry.path)) continue;
+      files.set(checked.path, await readAll(entry.body, MAX_CONTROL_FILE_SIZE, () => entries.tooLarge(checked.path)));
     }
-    const content = files.get('control');
-    if (content === undefined) throw new FormatError('opk.missing-member', file, `${member}: no control file`);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(content);
-    } catch {
-      throw new FormatError('opk.bad-member', file, `${member}: the control file is not valid UTF-8`);
-    }
-    const stanza = parseSingleStanza(text, { file: `${file}: ${member}/control` });
+    const stanza = controlStanzaOf(files.get('control'), member, file);
     return { stanza, files, compression };
   } finally {
     await reader.close();

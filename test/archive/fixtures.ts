@@ -217,9 +217,18 @@ export async function makeEntry(layout: QueueLayout, spec: UploadSpec): Promise<
       ],
       spec.sourceFields,
     );
-    await writePackage(join(entry, `${key}.opk`), control, { [`usr/src/${spec.source}_${versionForFileName(spec.version)}/format`]: '2.0\n' });
+    const tree = `usr/src/${spec.source}_${versionForFileName(spec.version)}`;
+    await writePackage(join(entry, `${key}.opk`), control, {
+      [`${tree}/format`]: '2.0\n',
+      [`${tree}/changelog`]: changelogOf(spec.source, spec.version, spec.distribution ?? 'trunk'),
+    });
   }
   return key;
+}
+
+/** A change log whose first entry is this upload, as a source package carries it (its distribution decides the suite). */
+export function changelogOf(source: string, version: string, distribution: string): string {
+  return `${source} (${version}) ${distribution}; urgency=low\n\n  * Upload.\n\n -- ${MAINTAINER}  Wed, 01 May 2024 10:00:00 +0000\n`;
 }
 
 /** Every file under `dir` (symlinks and directories excluded), relative path → SHA-256, sorted. */

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { EnvironmentError, FormatError, type FormatErrorCode } from '../../lib/errors.js';
 import { Stanza } from '../../lib/formats/control.js';
 import { readOpk, type ReadOpkOptions } from '../../lib/opk/read.js';
+import { scanOpk } from '../../lib/opk/scan.js';
 import { writeOpk } from '../../lib/opk/write.js';
 import {
   buildOpk,
@@ -24,7 +25,10 @@ import {
   truncatedCopy,
 } from './fixtures.js';
 
-/** Asserts that reading `path` fails with a FormatError of this code and exactly this message. */
+/**
+ * Asserts that reading `path` fails with a FormatError of this code and
+ * exactly this message, and (without options) that scanOpk refuses it alike.
+ */
 async function expectFormatError(
   path: string,
   code: FormatErrorCode,
@@ -34,6 +38,10 @@ async function expectFormatError(
   const error = await rejection(readOpk(path, options));
   expect(error).toBeInstanceOf(FormatError);
   expect({ code: (error as FormatError).code, message: error.message }).toEqual({ code, message });
+  if (options === undefined) {
+    const scanned = await rejection(scanOpk(path));
+    expect({ code: (scanned as FormatError).code, message: scanned.message }).toEqual({ code, message });
+  }
 }
 
 /** An ar opk whose data archive holds these entries. */
