@@ -1,4 +1,5 @@
 /** Every check `opkfarm health` runs, in report order. */
+import { archiveCheck } from './checks/archive.js';
 import { archiveQueueCheck } from './checks/archive-queue.js';
 import { failedBuildsCheck } from './checks/builds.js';
 import { daemonsCheck } from './checks/daemons.js';
@@ -21,4 +22,5 @@ export const HEALTH_CHECKS: readonly HealthCheck[] = [
   leftoversCheck,
   mailCheck,
   releasesCheck,
+  archiveCheck,
 ];

@@ -73,6 +73,7 @@ describe('opkfarm health checks', () => {
       'leftovers ok',
       'mail ok',
       'releases ok',
+      'archive ok',
     ]);
     expect(report.status).toBe('ok');
   });
@@ -175,6 +176,15 @@ describe('opkfarm health checks', () => {
       status: 'warning',
       details: [expect.stringMatching(/^rel\/rs1 is behind dev\/trunk by 2 packages for 31\.0 days: hello 1\.1-1, src-hello 1\.1-1$/)],
     });
+  });
+
+  it('calls a truncated pool file critical', async () => {
+    await includeEntry(layout, await makeEntry(layout, { sequence: 1, source: 'hello', version: '1.0-1', builds: [{ architecture: 'all', packages: [{ package: 'hello' }] }] }));
+    expect(check(await health(), 'archive').status).toBe('ok');
+    await writeFile(join(layout.archive, 'pool/h/hello/hello_1.0-1_all_all.opk'), 'truncated');
+    const result = check(await health(), 'archive');
+    expect(result.status).toBe('critical');
+    expect(result.details?.[0]).toMatch(/^pool\/h\/hello\/hello_1\.0-1_all_all\.opk: /);
   });
 
   it('still reports every other check when one throws or hangs', async () => {
