@@ -14,6 +14,7 @@
  * withArchiveLock rejects even when the work finished: its writes may have
  * raced another holder's and must be redone (they are idempotent).
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { describeError, EnvironmentError } from '../errors.js';
@@ -47,6 +48,12 @@ export async function withArchiveLock<T>(
     throw new RangeError(`withArchiveLock: waitMilliseconds must be a non-negative integer, got ${String(wait)}`);
   }
   const lockPath = archiveLockPath(layout);
+  // proper-lockfile retries on every error, not only on a held lock: without state/ it would
+  // wait out the whole wait before saying ENOENT.
+  const state = await stat(layout.state).catch(() => undefined);
+  if (!state?.isDirectory()) {
+    throw new EnvironmentError(`${layout.state}: missing, so ${layout.root} is not a queue root (create one with opkfarm init)`);
+  }
   const controller = new AbortController();
   // An object, not a variable: the callback assigns it, and TypeScript does not see that across awaits.
   const lost: { error?: Error } = {};

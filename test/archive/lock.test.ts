@@ -51,6 +51,15 @@ describe('withArchiveLock', () => {
     expect(await withArchiveLock(layout, () => Promise.resolve('ran'), { waitMilliseconds: 0 })).toBe('ran');
   });
 
+  it('fails at once, naming the directory, on a root without state/', async () => {
+    const layout = await queueRoot();
+    await rm(layout.state, { recursive: true });
+    // With the default ten-minute wait, a regression would hang here until the test's own timeout fails it.
+    await expect(withArchiveLock(layout, () => Promise.resolve())).rejects.toThrow(
+      new EnvironmentError(`${layout.state}: missing, so ${layout.root} is not a queue root (create one with opkfarm init)`),
+    );
+  });
+
   it('refuses a bad wait option', async () => {
     const layout = await queueRoot();
     await expect(withArchiveLock(layout, () => Promise.resolve(1), { waitMilliseconds: -1 })).rejects.toThrow(
