@@ -124,15 +124,11 @@ async function collect(layout: QueueLayout, options: GcOptions): Promise<GcRepor
     const doomed = [...present.values()].filter((file) => !kept.has(file.pool));
     if (doomed.length === 0) break;
     passes += 1;
-    for (const file of doomed) {
-      if (collected.length >= options.maxDeletions) {
-        capped = true;
-        break;
-      }
-      if (!options.dryRun) {
-        await unlink(inArchive(layout, file.pool));
-        syncs.add(inArchive(layout, file.directory));
-      }
+    const room = options.maxDeletions - collected.length;
+    const going = doomed.slice(0, Math.max(0, room));
+    capped = going.length < doomed.length;
+    if (!options.dryRun) await deleteFiles(layout, going, syncs);
+    for (const file of going) {
       collected.push({ pool: file.pool, size: file.size, pass: passes, orphan: orphaned.has(file.pool) });
       present.delete(file.pool);
       state.unreferencedSince.delete(file.pool);
@@ -158,6 +154,20 @@ async function collect(layout: QueueLayout, options: GcOptions): Promise<GcRepor
     orphans,
     unrecognised,
   };
+}
+
+/** Unlinks in the pool, several at a time: one after the other, 80,000 deletions took most of a run. */
+async function deleteFiles(layout: QueueLayout, files: readonly PoolFile[], syncs: DirectorySyncs): Promise<void> {
+  const CONCURRENT = 32;
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const file = files[next++] as PoolFile;
+      await unlink(inArchive(layout, file.pool));
+      syncs.add(inArchive(layout, file.directory));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT, files.length) }, worker));
 }
 
 interface KeepContext {
