@@ -8,6 +8,7 @@ import { collectGarbage, type GcReport } from '../../lib/archive/gc.js';
 import { addKeepMark, listKeepMarks, removeKeepMark } from '../../lib/archive/keeps.js';
 import { diffSuites, releaseSuite } from '../../lib/archive/suites.js';
 import { openFarm, withRoot } from '../cli/root.js';
+import { formatSize } from '../cli/units.js';
 
 export function archiveManageCommands(argv: Argv): Argv {
   // <version> is an argument here, so yargs' own --version must go.
@@ -126,14 +127,7 @@ export function formatGcReport(report: GcReport, dryRun: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The space gc freed: exact, with the rounded size beside it from 1 KiB on. */
 function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit] as string} (${bytes} bytes)`;
+  return bytes < 1024 ? `${bytes} bytes` : `${formatSize(bytes)} (${bytes} bytes)`;
 }
