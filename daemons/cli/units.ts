@@ -1,16 +1,9 @@
 /** Sizes, ages and untrusted text as the programs print them. */
+import { formatSize as formatLibSize } from '../../lib/units.js';
 
-/** `812 B`, `12.3 KiB`, `3.0 MiB`. */
+/** `812 B`, `12.3 KiB`, `3.0 MiB`: lib/units.ts's sizes, with bytes as `B` for narrow columns. */
 export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit] as string}`;
+  return bytes < 1024 ? `${bytes} B` : formatLibSize(bytes);
 }
 
 /** `45 s`, `12 min`, `5 h`, `3 d`: the largest unit that fits, rounded down. */

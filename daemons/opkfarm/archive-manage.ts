@@ -8,7 +8,7 @@ import { collectGarbage, type GcReport } from '../../lib/archive/gc.js';
 import { addKeepMark, listKeepMarks, removeKeepMark } from '../../lib/archive/keeps.js';
 import { diffSuites, releaseSuite } from '../../lib/archive/suites.js';
 import { openFarm, withRoot } from '../cli/root.js';
-import { formatSize } from '../cli/units.js';
+import { formatSize } from '../../lib/units.js';
 
 export function archiveManageCommands(argv: Argv): Argv {
   // <version> is an argument here, so yargs' own --version must go.
@@ -129,5 +129,5 @@ export function formatGcReport(report: GcReport, dryRun: boolean): string {
 
 /** The space gc freed: exact, with the rounded size beside it from 1 KiB on. */
 function formatBytes(bytes: number): string {
-  return bytes < 1024 ? `${bytes} bytes` : `${formatSize(bytes)} (${bytes} bytes)`;
+  return bytes < 1024 ? formatSize(bytes) : `${formatSize(bytes)} (${bytes} bytes)`;
 }

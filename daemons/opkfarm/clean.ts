@@ -9,9 +9,9 @@ import { relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { findLeftovers, removeLeftover, type Leftover } from '../../lib/build/leftovers.js';
 import { currentProcess } from '../../lib/queue/heartbeat.js';
+import { formatSize } from '../../lib/units.js';
 import { openFarm, withRoot } from '../cli/root.js';
 
-const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
 export function cleanCommands(argv: Argv): Argv {
   return argv.command(
@@ -53,14 +53,3 @@ function describe(leftover: Leftover, path: string, dryRun: boolean): string {
   return `${action} ${path}${isClaim ? ' to its queue' : ''} (${what}${owner}, ${formatSize(leftover.bytes)})`;
 }
 
-/** `512 bytes`, `4.0 KiB`, `1.2 GiB`. */
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${UNITS[unit] ?? ''}`;
-}

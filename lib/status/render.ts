@@ -3,6 +3,7 @@
  * from an upload is escaped; build logs are linked relative to the page, so
  * any web server serving the archive and the page serves the links.
  */
+import { formatAge } from '../units.js';
 import type { BuildState, FarmStatus } from './collect.js';
 
 export interface RenderOptions {
@@ -32,7 +33,7 @@ export function renderStatusPage(status: FarmStatus, options: RenderOptions): st
   });
   const queues = status.queues.map(
     (queue) =>
-      `<tr><th scope="row">${escape(queue.name)}</th><td>${escape(queue.architectures.join(' '))}</td><td>${queue.waiting}</td><td>${queue.building}</td><td>${formatAge(queue.oldestSeconds)}</td></tr>`,
+      `<tr><th scope="row">${escape(queue.name)}</th><td>${escape(queue.architectures.join(' '))}</td><td>${queue.waiting}</td><td>${queue.building}</td><td>${queue.oldestSeconds <= 0 ? '—' : formatAge(queue.oldestSeconds)}</td></tr>`,
   );
   const incoming = status.incoming.map((upload) => `<li>${escape(upload.name)}: ${escape(upload.state)}</li>`);
   return `<!DOCTYPE html>
@@ -85,10 +86,3 @@ function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-function formatAge(seconds: number): string {
-  if (seconds <= 0) return '—';
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
-}

@@ -7,7 +7,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseUploadKey } from '../../layout.js';
 import { ageStatus, worst, type Finding, type HealthCheck, type HealthStatus } from '../types.js';
-import { formatAge } from './queues.js';
+import { formatAge } from '../../units.js';
 
 export const archiveQueueCheck: HealthCheck = {
   name: 'archive-queue',

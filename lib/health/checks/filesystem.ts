@@ -2,6 +2,7 @@
 import { link, lstat, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../fs/atomic.js';
+import { formatSize } from '../../units.js';
 import { type Finding, type HealthCheck, type HealthStatus } from '../types.js';
 
 export const filesystemCheck: HealthCheck = {
@@ -43,13 +44,3 @@ export const filesystemCheck: HealthCheck = {
   },
 };
 
-export function formatSize(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit] as string}`;
-}

@@ -5,7 +5,7 @@
  */
 import { displayName, scanIncoming } from '../../queue/incoming.js';
 import type { Finding, HealthCheck, HealthStatus } from '../types.js';
-import { formatAge } from './queues.js';
+import { formatAge } from '../../units.js';
 
 export const incomingCheck: HealthCheck = {
   name: 'incoming',

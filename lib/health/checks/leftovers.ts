@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { TEMP_PREFIX } from '../../fs/atomic.js';
 import type { QueueLayout } from '../../layout.js';
 import type { Finding, HealthCheck } from '../types.js';
-import { formatSize } from './filesystem.js';
-import { formatAge } from './queues.js';
+import { formatAge, formatSize } from '../../units.js';
 
 export const leftoversCheck: HealthCheck = {
   name: 'leftovers',

@@ -4,7 +4,7 @@
  */
 import { spoolStatus } from '../../mail/spool.js';
 import type { Finding, HealthCheck } from '../types.js';
-import { formatAge } from './queues.js';
+import { formatAge } from '../../units.js';
 
 /** Mail waiting longer than this is a warning: the server has been unreachable for an hour. */
 const WAITING_WARNING_SECONDS = 3600;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseUploadKey } from '../../layout.js';
 import { isClaimStale, listClaims, pendingKeys } from '../../queue/claims.js';
 import { currentProcess } from '../../queue/heartbeat.js';
+import { formatAge } from '../../units.js';
 import { ageStatus, worst, type Finding, type HealthCheck, type HealthMetric, type HealthStatus } from '../types.js';
 
 export const buildQueuesCheck: HealthCheck = {
@@ -94,10 +95,3 @@ export const masterLinksCheck: HealthCheck = {
     };
   },
 };
-
-export function formatAge(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
-}

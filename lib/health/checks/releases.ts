@@ -8,7 +8,7 @@ import { parseSingleStanza } from '../../formats/control.js';
 import { inArchive } from '../../archive/paths.js';
 import { diffSuites, listSuites, RELEASE_CHANNEL, RELEASE_FILE } from '../../archive/suites.js';
 import type { Finding, HealthCheck, HealthMetric } from '../types.js';
-import { formatAge } from './queues.js';
+import { formatAge } from '../../units.js';
 
 export const releasesCheck: HealthCheck = {
   name: 'releases',
