@@ -122,6 +122,8 @@ export interface FarmConfig {
   readonly servedArchitectures: ReadonlyMap<string, string>;
 }
 
+/** Keys of the builder, in the Farm stanza (every queue's default) and in a Queue stanza (its own). */
+const BUILDER_KEYS = ['Builder', 'Builder-Command', 'Build-Timeout', 'Builder-Sandbox', 'Build-Log-Limit', 'Build-Output-Limit'] as const;
 const FARM_KEYS = [
   'Farm',
   'Distributions',
@@ -135,12 +137,7 @@ const FARM_KEYS = [
   'Mail-SMTP-Password-File',
   'Mail-SMTP-CA-File',
   'Mail-Sendmail-Command',
-  'Builder',
-  'Builder-Command',
-  'Build-Timeout',
-  'Builder-Sandbox',
-  'Build-Log-Limit',
-  'Build-Output-Limit',
+  ...BUILDER_KEYS,
   'Lease-Seconds',
   'Rescan-Seconds',
   'Archive-Keep-Builds',
@@ -148,17 +145,7 @@ const FARM_KEYS = [
   'Archive-GC-Limit',
   'Upload-Wait-Seconds',
 ] as const;
-const QUEUE_KEYS = [
-  'Queue',
-  'Architectures',
-  'Platforms',
-  'Builder',
-  'Builder-Command',
-  'Build-Timeout',
-  'Builder-Sandbox',
-  'Build-Log-Limit',
-  'Build-Output-Limit',
-] as const;
+const QUEUE_KEYS = ['Queue', 'Architectures', 'Platforms', ...BUILDER_KEYS] as const;
 
 const DEFAULT_DISTRIBUTIONS = ['trunk'];
 const DEFAULT_MAIL_FROM = 'opkfarm <opkfarm@localhost>';
