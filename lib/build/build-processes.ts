@@ -29,19 +29,26 @@ export interface BuildMark {
 /** Rounds of scan-and-kill: a process may fork between a scan and the kill, so scan until one finds nothing. */
 const MAX_ROUNDS = 20;
 const ROUND_PAUSE_MS = 20;
+/** starttime's index among statFields' fields (field 22 of /proc/<pid>/stat, counted from pid). */
+const START_TIME_FIELD = 19;
 
 /** The variables that mark a command as one of `mark`'s build. */
 export function markerEnvironment(mark: BuildMark): Record<string, string> {
   return { [BUILD_MARKER]: mark.id };
 }
 
-/** SIGKILLs every process of the build (with the process group of each, unless it is ours); returns how many were found. */
-export async function killBuildProcesses(mark: BuildMark): Promise<number> {
+/**
+ * SIGKILLs every process of the build (with the process group of each, unless
+ * it is ours); returns how many were found. `startedSince`, the start time
+ * of the build's first process (processStartTime), spares the reads of every
+ * older process: a build's processes all started after its first one.
+ */
+export async function killBuildProcesses(mark: BuildMark, startedSince?: number): Promise<number> {
   const directory = await realpath(mark.directory).catch(() => mark.directory);
   const ownGroup = processGroupOf(String(process.pid));
   let found = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pids = buildProcesses(mark.id, directory);
+    const pids = buildProcesses(mark.id, directory, startedSince ?? 0);
     if (pids.length === 0) break;
     found += pids.length;
     for (const pid of pids) {
@@ -59,13 +66,15 @@ export async function killBuildProcesses(mark: BuildMark): Promise<number> {
  * purpose: /proc answers from memory, and a few hundred small reads take a
  * millisecond this way but tens through the thread pool.
  */
-function buildProcesses(id: string, directory: string): number[] {
+function buildProcesses(id: string, directory: string, startedSince: number): number[] {
   const marker = `${BUILD_MARKER}=${id}`;
   const pids: number[] = [];
   for (const name of procEntries()) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const state = statFields(name)?.[0];
+    const fields = statFields(name);
+    const state = fields?.[0];
     if (state === undefined || state === 'Z' || state === 'X') continue;
+    if (Number(fields?.[START_TIME_FIELD]) < startedSince) continue;
     if (workingDirectoryIsInside(name, directory) || environmentHas(name, marker)) pids.push(Number(name));
   }
   return pids;
@@ -86,6 +95,16 @@ function workingDirectoryIsInside(pid: string, directory: string): boolean {
 
 function environmentHas(pid: string, entry: string): boolean {
   return (readOr(() => readFileSync(`/proc/${pid}/environ`, 'latin1')) ?? '').split('\0').includes(entry);
+}
+
+/**
+ * When the process started, in clock ticks since boot (/proc/<pid>/stat's
+ * starttime), or undefined when it is gone: comparable only with other
+ * processes' start times.
+ */
+export function processStartTime(pid: number): number | undefined {
+  const ticks = Number(statFields(String(pid))?.[START_TIME_FIELD]);
+  return Number.isInteger(ticks) ? ticks : undefined;
 }
 
 /** The process group of /proc/<pid>, when readable. */

@@ -9,7 +9,7 @@
 import { open } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { BuildRequest } from './builder.js';
-import { killBuildProcesses, markerEnvironment, type BuildMark } from './build-processes.js';
+import { killBuildProcesses, markerEnvironment, processStartTime, type BuildMark } from './build-processes.js';
 import { limitProblem, truncateLog, type BuildLimits } from './limits.js';
 import { sandboxedCommand, type Sandbox, type SandboxView } from './sandbox.js';
 
@@ -77,6 +77,7 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
       detached: true,
       reject: false,
     });
+    const startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
     let reason: { why: 'timeout' | 'aborted' | 'limit'; detail?: string } | undefined;
     const stop = (why: 'timeout' | 'aborted' | 'limit', detail?: string) => {
       reason ??= { why, detail };
@@ -102,7 +103,7 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
     run.signal.removeEventListener('abort', onAbort);
     // Whatever the command left running goes with it: its group, then whatever escaped the group.
     killGroup(child.pid, 'SIGKILL');
-    await killBuildProcesses(run.mark);
+    if (!endedWithItsNamespace(run, reason)) await killBuildProcesses(run.mark, startTime);
 
     if (reason?.why === 'aborted') return { status: 'aborted', error: 'stopped' };
     const cut = limits !== undefined && (await truncateLog(run.logFile, limits.limits.logBytes));
@@ -121,6 +122,16 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
   } finally {
     await log.close();
   }
+}
+
+/**
+ * Whether the kernel already killed everything the command started: a
+ * sandbox with a PID namespace whose bwrap ended by itself (its namespace's
+ * first process exited, and the kernel reaps the namespace before that exit
+ * is reported). Killed by us, bwrap's namespace dies only after it, so scan.
+ */
+function endedWithItsNamespace(run: LoggedRun, reason: object | undefined): boolean {
+  return reason === undefined && run.sandbox?.sandbox.bwrap.pidNamespace === true;
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

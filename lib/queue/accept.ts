@@ -135,7 +135,8 @@ async function acceptLocked(
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
   }
   await copyVerified(changesPath, changesCopy);
-  await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
+  // No remarks, no file: recovery reads a missing one as none.
+  if (remarks !== '') await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
   await syncDirectory(layout.tmp);
 
   // Step 2.
@@ -158,8 +159,7 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   if (basename(marker).startsWith(ACCEPT_MARKER)) {
     await linkOnce(marker, layout.masterEntry(key));
     for (const queue of queues) await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
-    await syncDirectory(layout.master);
-    for (const queue of queues) await syncDirectory(layout.buildQueue(queue));
+    await syncDirectories([layout.master, ...queues.map((queue) => layout.buildQueue(queue))]);
     publishMarker = join(layout.tmp, `${PUBLISH_MARKER}${key}.opk`);
     await rename(marker, publishMarker);
     await syncDirectory(layout.tmp);
@@ -167,14 +167,19 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   // Step 5: only dot names still present are unpublished; a published entry may already be built and gone.
   for (const queue of queues) {
     await rename(hiddenQueueEntry(layout, queue, key), layout.buildQueueEntry(queue, key)).catch(ignoreMissing);
-    await syncDirectory(layout.buildQueue(queue));
   }
-  // Step 6.
+  await syncDirectories(queues.map((queue) => layout.buildQueue(queue)));
+  // Step 6. The marker's removal is not synced: lost to a power cut, recovery
+  // would only send the accepted mail again (the next accept syncs tmp/ anyway).
   await removeAcceptedUpload(layout, key, context.incomingDir, context.incomingChanges);
   await context.notify?.(key, context.remarks);
   await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
   await unlink(publishMarker);
-  await syncDirectory(layout.tmp);
+}
+
+/** fsyncs directories that need no order among themselves, at once. */
+async function syncDirectories(directories: readonly string[]): Promise<void> {
+  await Promise.all(directories.map((directory) => syncDirectory(directory)));
 }
 
 /**
