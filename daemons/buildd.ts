@@ -36,7 +36,8 @@ import { hiddenFromBuilds, probeBubblewrap, resolveSandbox } from '../lib/build/
 import type { QueueConfig } from '../lib/config.js';
 import { EnvironmentError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
-import { claimEntry, pendingKeys, recoverStaleClaims, type Claim } from '../lib/queue/claims.js';
+import { recoverStaleClaims } from '../lib/queue/claims.js';
+import { OldestEntries } from '../lib/queue/oldest.js';
 import { currentProcess, isProcessAlive } from '../lib/queue/heartbeat.js';
 import { daemonOptions } from './cli/daemon-options.js';
 import { logEvent, uploadFields } from './cli/log.js';
@@ -82,10 +83,13 @@ await runProgram(
           });
           const mailer = createMailer(config, layout);
           const ownClaims = new Set<string>();
-          let pending: string[] = [];
+          const oldest = new OldestEntries(layout, queue.name);
 
           const recover = async () => {
-            for (const claim of await recoverStaleClaims(layout, queue.name, config.leaseSeconds, self, ownClaims)) {
+            const returned = await recoverStaleClaims(layout, queue.name, config.leaseSeconds, self, ownClaims);
+            // Returned entries are older than what the listing holds: build them first (I6).
+            if (returned.length > 0) oldest.forget();
+            for (const claim of returned) {
               logEvent(PROGRAM, 'claim-returned', {
                 queue: queue.name,
                 key: claim.key,
@@ -98,22 +102,9 @@ await runProgram(
             }
           };
 
-          /** The oldest entry this process manages to claim, reading the queue only when the cache is empty. */
-          const claimOldest = async (): Promise<Claim | undefined> => {
-            if (pending.length === 0) {
-              await recover();
-              pending = await pendingKeys(layout, queue.name);
-            }
-            while (pending.length > 0) {
-              const key = pending.shift() as string;
-              const claim = await claimEntry(layout, queue.name, key, self);
-              if (claim) return claim;
-            }
-            return undefined;
-          };
-
           const step = async (signal: AbortSignal): Promise<boolean> => {
-            const claim = await claimOldest();
+            if (oldest.exhausted) await recover();
+            const claim = await oldest.claimOldest(self);
             if (!claim) return false;
             ownClaims.add(claim.path);
             logEvent(PROGRAM, 'claimed', { queue: queue.name, key: claim.key, ...uploadFields(claim.key) });
@@ -164,6 +155,8 @@ await runProgram(
             poll: args.poll,
             once: args.once,
             recover,
+            // Another buildd's recovery returns a claim by a rename into the queue: the event names it.
+            onWake: (wake) => (wake === 'rescan' ? oldest.forget() : oldest.noticeChange(wake.name)),
             mailer,
             step,
           });
