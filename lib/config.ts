@@ -13,6 +13,7 @@ import { isAbsolute } from 'node:path';
 import { EnvironmentError, FormatError } from './errors.js';
 import { architectureProblem, isConcreteArchitecture, isWildcard, platformProblem, ALL, ANY, SRC } from './formats/architecture.js';
 import { listValue, parseControl, type Stanza } from './formats/control.js';
+import { DEFAULT_THRESHOLDS, type HealthThresholds } from './health/types.js';
 
 /** How mail leaves the farm: files in the outbox, an SMTP server, or the local sendmail program. */
 export type MailTransport = 'outbox' | 'smtp' | 'sendmail';
@@ -116,6 +117,8 @@ export interface FarmConfig {
    * .changes lists may sit there, before they are reported as problems (I9).
    */
   readonly uploadWaitSeconds: number;
+  /** When `opkfarm health` calls something stuck, late or short (Health-*). */
+  readonly health: HealthThresholds;
   /** The build queues, in the file's order. */
   readonly queues: readonly QueueConfig[];
   /** Each served architecture and the queue serving it: what routing and `queues/arch/` follow. */
@@ -144,6 +147,13 @@ const FARM_KEYS = [
   'Archive-Grace-Hours',
   'Archive-GC-Limit',
   'Upload-Wait-Seconds',
+  'Health-Heartbeat-Seconds',
+  'Health-Queue-Age-Seconds',
+  'Health-Archive-Queue-Age-Seconds',
+  'Health-Failed-Build-Window-Seconds',
+  'Health-Leftover-Age-Seconds',
+  'Health-Release-Lag-Days',
+  'Health-Free-Space-Percent',
 ] as const;
 const QUEUE_KEYS = ['Queue', 'Architectures', 'Platforms', ...BUILDER_KEYS] as const;
 
@@ -211,6 +221,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
   };
   const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
+  const health = readHealth(farm);
 
   if (queueStanzas.length === 0) {
     throw new FormatError('control.stanza-count', file, 'no build queues: add a "Queue: <name>" stanza after the Farm stanza');
@@ -237,7 +248,24 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, archive, queues, servedArchitectures };
+  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, archive, health, queues, servedArchitectures };
+}
+
+/** The health check's thresholds: each key left out keeps its default (DEFAULT_THRESHOLDS). */
+function readHealth(farm: Fields): HealthThresholds {
+  const ages = (key: string) => farm.warningAndCritical(key, (value) => farm.secondsIn(key, value));
+  const freePercent = farm.warningAndCritical('Health-Free-Space-Percent', (value) => farm.percent('Health-Free-Space-Percent', value), 'below');
+  const releaseLagDays = farm.count('Health-Release-Lag-Days');
+  if (releaseLagDays === 0) farm.fail('Health-Release-Lag-Days', 'Health-Release-Lag-Days must be at least 1');
+  return {
+    heartbeatStale: farm.seconds('Health-Heartbeat-Seconds') ?? DEFAULT_THRESHOLDS.heartbeatStale,
+    queueAge: ages('Health-Queue-Age-Seconds') ?? DEFAULT_THRESHOLDS.queueAge,
+    archiveQueueAge: ages('Health-Archive-Queue-Age-Seconds') ?? DEFAULT_THRESHOLDS.archiveQueueAge,
+    failedBuildWindow: farm.seconds('Health-Failed-Build-Window-Seconds') ?? DEFAULT_THRESHOLDS.failedBuildWindow,
+    leftoverAge: farm.seconds('Health-Leftover-Age-Seconds') ?? DEFAULT_THRESHOLDS.leftoverAge,
+    releaseLag: releaseLagDays === undefined ? DEFAULT_THRESHOLDS.releaseLag : releaseLagDays * 86400,
+    freeSpace: freePercent === undefined ? DEFAULT_THRESHOLDS.freeSpace : [freePercent[0] / 100, freePercent[1] / 100],
+  };
 }
 
 /** The fields of one stanza, with error reporting at the right line. */
@@ -294,6 +322,39 @@ class Fields {
       this.fail(key, `${key} must be at most ${MAX_SECONDS} seconds (about 24 days), not ${quote(value)}`);
     }
     return seconds;
+  }
+
+  /**
+   * Two values, a warning and a critical threshold (`WARNING CRITICAL`), or
+   * undefined when absent. Ages grow towards critical; `below` thresholds
+   * (free space) shrink towards it.
+   */
+  warningAndCritical(key: string, parse: (value: string) => number, direction: 'above' | 'below' = 'above'): readonly [number, number] | undefined {
+    const value = this.value(key);
+    if (value === undefined) return undefined;
+    const parts = value.split(/\s+/);
+    if (parts.length !== 2) {
+      const example = direction === 'above' ? '"600 3600"' : '"10 2"';
+      this.fail(key, `${key} must be two values, a warning and a critical threshold, such as ${example}; not ${quote(value)}`);
+    }
+    const [warning, critical] = parts.map(parse) as [number, number];
+    if (direction === 'above' ? warning > critical : warning < critical) {
+      const order = direction === 'above' ? 'at most' : 'at least';
+      this.fail(key, `${key}: the warning threshold (${warning}) must be ${order} the critical one (${critical})`);
+    }
+    return [warning, critical];
+  }
+
+  /** One value of a seconds list (see seconds). */
+  secondsIn(key: string, value: string): number {
+    if (!/^[0-9]+$/.test(value) || Number(value) < 1) this.fail(key, `${key} must be whole numbers of seconds (1 or more), not ${quote(value)}`);
+    return Number(value);
+  }
+
+  /** A percentage, 0 to 100. */
+  percent(key: string, value: string): number {
+    if (!/^[0-9]+(?:\.[0-9]+)?$/.test(value) || Number(value) > 100) this.fail(key, `${key} must be percentages from 0 to 100, not ${quote(value)}`);
+    return Number(value);
   }
 
   /** A size in bytes (`65536`, `64K`, `64M`, `4G`, `1T`; 1024-based), or undefined when absent. */

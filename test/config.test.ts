@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../lib/config.js';
 import { EnvironmentError } from '../lib/errors.js';
+import { DEFAULT_THRESHOLDS } from '../lib/health/types.js';
 import { formatErrorOf } from './support/errors.js';
 
 const EXAMPLE = fileURLToPath(new URL('../queues-layout/opkfarm.conf.example', import.meta.url));
@@ -37,6 +38,7 @@ describe('the shipped example', () => {
     expect(config.leaseSeconds).toBe(600);
     expect(config.rescanSeconds).toBe(30);
     expect(config.uploadWaitSeconds).toBe(86400);
+    expect(config.health).toEqual(DEFAULT_THRESHOLDS);
     expect(config.queues).toEqual([
       {
         name: 'amd64',
@@ -76,6 +78,7 @@ describe('parseConfig', () => {
       rescanSeconds: 30,
       archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000 },
       uploadWaitSeconds: 86400,
+      health: DEFAULT_THRESHOLDS,
       queues: [
         { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS } },
       ],
@@ -83,6 +86,24 @@ describe('parseConfig', () => {
         ['amd64-linux-glibc', 'amd64'],
         ['all', 'amd64'],
       ]),
+    });
+  });
+
+  it('reads every health threshold', () => {
+    const config = parseConfig(
+      'Farm: test\nHealth-Heartbeat-Seconds: 120\nHealth-Queue-Age-Seconds: 3600 7200\nHealth-Archive-Queue-Age-Seconds: 60  600\n' +
+        'Health-Failed-Build-Window-Seconds: 86400\nHealth-Leftover-Age-Seconds: 900\nHealth-Release-Lag-Days: 7\nHealth-Free-Space-Percent: 20 5.5\n\n' +
+        QUEUE,
+      'opkfarm.conf',
+    );
+    expect(config.health).toEqual({
+      heartbeatStale: 120,
+      queueAge: [3600, 7200],
+      archiveQueueAge: [60, 600],
+      failedBuildWindow: 86400,
+      leftoverAge: 900,
+      releaseLag: 7 * 86400,
+      freeSpace: [0.2, 0.055],
     });
   });
 
@@ -171,7 +192,9 @@ describe('parseConfig', () => {
       'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
         'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
         'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
-        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds)',
+        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds, ' +
+        'Health-Heartbeat-Seconds, Health-Queue-Age-Seconds, Health-Archive-Queue-Age-Seconds, Health-Failed-Build-Window-Seconds, ' +
+        'Health-Leftover-Age-Seconds, Health-Release-Lag-Days, Health-Free-Space-Percent)',
     ],
     ['bad gc setting', FARM + 'Archive-Keep-Builds: two\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Keep-Builds must be a whole number (0 or more), not "two"'],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
@@ -243,6 +266,24 @@ describe('parseConfig', () => {
       'Farm: test\nUpload-Wait-Seconds: 1d\n\n' + QUEUE,
       'opkfarm.conf:2: Upload-Wait-Seconds must be a whole number of seconds, not "1d"',
     ],
+    [
+      'one health age instead of two',
+      'Farm: test\nHealth-Queue-Age-Seconds: 3600\n\n' + QUEUE,
+      'opkfarm.conf:2: Health-Queue-Age-Seconds must be two values, a warning and a critical threshold, such as "600 3600"; not "3600"',
+    ],
+    [
+      'health ages in the wrong order',
+      'Farm: test\nHealth-Archive-Queue-Age-Seconds: 3600 600\n\n' + QUEUE,
+      'opkfarm.conf:2: Health-Archive-Queue-Age-Seconds: the warning threshold (3600) must be at most the critical one (600)',
+    ],
+    ['health age not in seconds', 'Farm: test\nHealth-Queue-Age-Seconds: 6h 24h\n\n' + QUEUE, 'opkfarm.conf:2: Health-Queue-Age-Seconds must be whole numbers of seconds (1 or more), not "6h"'],
+    [
+      'free space in the wrong order',
+      'Farm: test\nHealth-Free-Space-Percent: 2 10\n\n' + QUEUE,
+      'opkfarm.conf:2: Health-Free-Space-Percent: the warning threshold (2) must be at least the critical one (10)',
+    ],
+    ['free space over 100 %', 'Farm: test\nHealth-Free-Space-Percent: 110 5\n\n' + QUEUE, 'opkfarm.conf:2: Health-Free-Space-Percent must be percentages from 0 to 100, not "110"'],
+    ['release lag of no days', 'Farm: test\nHealth-Release-Lag-Days: 0\n\n' + QUEUE, 'opkfarm.conf:2: Health-Release-Lag-Days must be at least 1'],
     ['upload wait in a queue', FARM + '\nQueue: q\nArchitectures: all\nUpload-Wait-Seconds: 60\n', 'opkfarm.conf:5: Upload-Wait-Seconds is a farm-wide key: move it to the Farm stanza'],
     [
       'timeout beyond the timers',

@@ -7,7 +7,7 @@ import { writeContentAtomic } from '../../lib/fs/atomic.js';
 import { HEALTH_CHECKS } from '../../lib/health/checks.js';
 import { formatPrometheus } from '../../lib/health/prometheus.js';
 import { runHealthChecks } from '../../lib/health/run.js';
-import { DEFAULT_THRESHOLDS, STATUS_CODE, type HealthReport } from '../../lib/health/types.js';
+import { STATUS_CODE, type HealthReport } from '../../lib/health/types.js';
 import { openFarm, withRoot } from '../cli/root.js';
 
 export function healthCommands(argv: Argv): Argv {
@@ -20,7 +20,7 @@ export function healthCommands(argv: Argv): Argv {
         .option('prometheus', { type: 'string', describe: 'also write the report in Prometheus text format to FILE (atomically)' }),
     async (args) => {
       const { layout, config } = await openFarm(args.root);
-      const report = await runHealthChecks(HEALTH_CHECKS, { layout, config, now: new Date(), thresholds: DEFAULT_THRESHOLDS });
+      const report = await runHealthChecks(HEALTH_CHECKS, { layout, config, now: new Date(), thresholds: config.health });
       if (args.prometheus !== undefined) await writeContentAtomic(args.prometheus, formatPrometheus(report));
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
       process.exitCode = STATUS_CODE[report.status];

@@ -213,6 +213,18 @@ describe('opkfarm health checks', () => {
 });
 
 describe('opkfarm health, the command', () => {
+  it("judges ages by the configuration's Health-* thresholds", async () => {
+    await acceptedEntry(7);
+    const queues = async () => {
+      const run = await runProgram('opkfarm', ['health', '--json', '--root', layout.root]);
+      return check(JSON.parse(String(run.stdout)) as HealthReport, 'build-queues').status;
+    };
+    expect(await queues()).toBe('warning');
+    const installed = await readFile(layout.configFile, 'utf8');
+    await writeFile(layout.configFile, installed.replace(/^(Farm: .*\n)/m, '$1Health-Queue-Age-Seconds: 86400 172800\n'));
+    expect(await queues()).toBe('ok');
+  });
+
   it('exits 2 when daemons are missing, 0 once they run, and writes JSON and the Prometheus file', async () => {
     const prom = join(scratch as string, 'opkfarm.prom');
     const healthy = await runProgram('opkfarm', ['health', '--root', layout.root, '--prometheus', prom]);
