@@ -50,7 +50,8 @@ export function commandOfBuild(
     timeoutSeconds: request.timeoutSeconds,
     signal: request.signal,
     mark: request.mark,
-    ...(request.sandbox === undefined ? {} : { sandbox: { sandbox: request.sandbox, view: command.view } }),
+    // The private /tmp is memory: capped at what the build may output, its other size limit.
+    ...(request.sandbox === undefined ? {} : { sandbox: { sandbox: request.sandbox, view: { ...command.view, privateBytes: request.limits.outputBytes } } }),
     limits: { limits: request.limits, outputDirectory: request.outputDirectory },
   };
 }
@@ -103,7 +104,8 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
     run.signal.removeEventListener('abort', onAbort);
     // Whatever the command left running goes with it: its group, then whatever escaped the group.
     killGroup(child.pid, 'SIGKILL');
-    if (!endedWithItsNamespace(run, reason)) await killBuildProcesses(run.mark, startTime);
+    // Even in a PID namespace: bwrap reports its command's exit before the kernel has torn the namespace down.
+    await killBuildProcesses(run.mark, startTime);
 
     if (reason?.why === 'aborted') return { status: 'aborted', error: 'stopped' };
     const cut = limits !== undefined && (await truncateLog(run.logFile, limits.limits.logBytes));
@@ -122,16 +124,6 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
   } finally {
     await log.close();
   }
-}
-
-/**
- * Whether the kernel already killed everything the command started: a
- * sandbox with a PID namespace whose bwrap ended by itself (its namespace's
- * first process exited, and the kernel reaps the namespace before that exit
- * is reported). Killed by us, bwrap's namespace dies only after it, so scan.
- */
-function endedWithItsNamespace(run: LoggedRun, reason: object | undefined): boolean {
-  return reason === undefined && run.sandbox?.sandbox.bwrap.pidNamespace === true;
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

@@ -3,7 +3,8 @@
  *
  * Inside, the build sees the file system read-only, with private, empty
  * /tmp, /var/tmp, /run, /home and /root (no sockets of host services, no
- * home directories), the queue root hidden but for the paths the build is
+ * home directories; each a tmpfs capped at the build's output limit where
+ * bwrap can cap it), the queue root hidden but for the paths the build is
  * given, and the secrets it must not read replaced by empty files. It may
  * write only to its own work and output directories. It has no network (a
  * network namespace with only a loopback that is down), no capabilities, its
@@ -28,6 +29,8 @@ export interface Bubblewrap {
   readonly program: string;
   /** Whether it can give a build its own PID namespace (so nothing of the build outlives it). */
   readonly pidNamespace: boolean;
+  /** Whether it can cap the size of a tmpfs (`--size`, bubblewrap 0.8 and later). */
+  readonly sizedTmpfs?: boolean;
 }
 
 export type BubblewrapProbe =
@@ -47,6 +50,8 @@ export interface SandboxView {
   readonly readable: readonly string[];
   /** The only places the build may write. */
   readonly writable: readonly string[];
+  /** The size of each private /tmp-like directory (memory, as a tmpfs), where bwrap can cap it. */
+  readonly privateBytes?: number;
 }
 
 /** Directories that hold no part of "the system" a build needs, but sockets and private files: always empty inside. */
@@ -59,15 +64,22 @@ export async function probeBubblewrap(program = 'bwrap'): Promise<BubblewrapProb
   const attempt = (pidNamespace: boolean) =>
     execa(program, [...baseArguments({ program, pidNamespace }), '--', 'true'], { reject: false, stdin: 'ignore', timeout: 10_000 });
   const full = await attempt(true);
-  if (full.exitCode === 0) return { usable: true, bwrap: { program, pidNamespace: true } };
+  if (full.exitCode === 0) return { usable: true, bwrap: { program, pidNamespace: true, sizedTmpfs: await canSizeTmpfs(program) } };
   if ('code' in full && full.code === 'ENOENT') {
     return { usable: false, reason: `${program} is not installed (Debian package bubblewrap)` };
   }
   // Some containers refuse a PID namespace (mounting a new /proc) but allow the others.
   const withoutPid = await attempt(false);
-  if (withoutPid.exitCode === 0) return { usable: true, bwrap: { program, pidNamespace: false } };
+  if (withoutPid.exitCode === 0) return { usable: true, bwrap: { program, pidNamespace: false, sizedTmpfs: await canSizeTmpfs(program) } };
   const said = String(full.stderr).trim().split('\n')[0] || `exit status ${String(full.exitCode)}`;
   return { usable: false, reason: `${program} cannot create namespaces here: ${said}` };
+}
+
+/** Whether this bwrap takes `--size` for a tmpfs (older ones refuse the option). */
+async function canSizeTmpfs(program: string): Promise<boolean> {
+  const args = [...baseArguments({ program, pidNamespace: false }), '--size', '1048576', '--tmpfs', '/tmp', '--', 'true'];
+  const sized = await execa(program, args, { reject: false, stdin: 'ignore', timeout: 10_000 });
+  return sized.exitCode === 0;
 }
 
 /** The sandbox builds run in, or why there is none (and whether the configuration demands one: buildd must not start). */
@@ -120,7 +132,7 @@ export function sandboxedCommand(
   }
   const bwrapArgs = [
     ...baseArguments(sandbox.bwrap),
-    ...PRIVATE_DIRECTORIES.filter((directory) => existsSync(directory)).flatMap((directory) => ['--tmpfs', directory]),
+    ...PRIVATE_DIRECTORIES.filter((directory) => existsSync(directory)).flatMap((directory) => [...privateSize(sandbox, view), '--tmpfs', directory]),
     ...hide,
     // Shown again inside what was hidden: readable first, so a writable path inside a readable one stays writable.
     ...view.readable.flatMap((path) => ['--ro-bind', path, path]),
@@ -134,6 +146,11 @@ export function sandboxedCommand(
     ...args,
   ];
   return { command: sandbox.bwrap.program, args: bwrapArgs };
+}
+
+/** `--size` for a private directory's tmpfs: kernel memory a build could otherwise fill without bound. */
+function privateSize(sandbox: Sandbox, view: SandboxView): string[] {
+  return sandbox.bwrap.sizedTmpfs === true && view.privateBytes !== undefined ? ['--size', String(view.privateBytes)] : [];
 }
 
 /** The namespaces, the read-only root, /dev and /proc: what every sandboxed command (and the probe) gets. */

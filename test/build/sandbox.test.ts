@@ -151,6 +151,20 @@ describe(`a hostile build in the bubblewrap sandbox${skipReason}`, () => {
     expect(await markedProcesses()).toEqual([]);
   });
 
+  it.skipIf(!probe.usable || probe.bwrap.sizedTmpfs !== true)('finds its private /tmp full at Build-Output-Limit', async () => {
+    const choice = resolveSandbox('bwrap', probe, [scene.root]);
+    if (choice.sandbox === undefined) throw new Error('no sandbox');
+    const fill = 'head -c 3000000 /dev/zero > /tmp/filler && echo "wrote 3000000 bytes" || echo "the write failed"; df -k /tmp | tail -1';
+    const builder = commandBuilder(['/bin/bash', '-c', fill, 'filler']);
+    const outcome = await builder({ ...scene.request, limits: { logBytes: 1 << 20, outputBytes: 2 << 20 }, sandbox: choice.sandbox });
+    expect(outcome.status).toBe('ok');
+    const log = await readFile(scene.request.logFile, 'utf8');
+    expect(log).toMatch(/No space left on device/);
+    expect(log).toMatch(/^the write failed$/m);
+    // df's 1K-blocks column: the tmpfs is 2 MiB.
+    expect(log).toMatch(/^tmpfs\s+2048\s/m);
+  });
+
   it.skipIf(!probe.usable)('is killed whole on timeout, the detached child too', async () => {
     const choice = resolveSandbox('auto', probe, [scene.root]);
     if (choice.sandbox === undefined) throw new Error('no sandbox');
