@@ -97,5 +97,5 @@ describe('--log-format json', () => {
     const wrong = await runProgram('builddd', ['--root', root, '--once', '--log-format', 'xml']);
     expect(wrong.exitCode).toBe(2);
     expect(String(wrong.stderr)).toMatch(/log-format.*xml|xml.*log-format/i);
-  }, 30_000);
+  }, 60_000);
 });

@@ -61,8 +61,12 @@ export class Daemons {
     return entry;
   }
 
-  /** Sends `signal` and waits at most `timeoutMs` for the exit; throws when it does not come. */
-  async signal(daemon: Daemon, signal: NodeJS.Signals, timeoutMs = 5_000): Promise<DaemonExit> {
+  /**
+   * Sends `signal` and waits at most `timeoutMs` for the exit; throws when it
+   * does not come. Generous: on a loaded machine (load 13 on two cores) a
+   * daemon that had just started once took over 5 s to stop.
+   */
+  async signal(daemon: Daemon, signal: NodeJS.Signals, timeoutMs = 20_000): Promise<DaemonExit> {
     const started = Date.now();
     if (!daemon.exited()) process.kill(daemon.pid, signal);
     const outcome = await Promise.race([daemon.done, sleep(timeoutMs).then(() => undefined)]);
