@@ -76,7 +76,7 @@ await runProgram(
             return false;
           }
           pageDue = args.statusHtml !== undefined;
-          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache })) {
+          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache, unpackedLimitBytes: config.unpackedLimitBytes })) {
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);

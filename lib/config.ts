@@ -116,6 +116,12 @@ export interface FarmConfig {
    * .changes lists may sit there, before they are reported as problems (I9).
    */
   readonly uploadWaitSeconds: number;
+  /**
+   * Bytes an opk's data archive may inflate to (Unpacked-Size-Limit): accept
+   * refuses a larger source package, buildd will not unpack one, archived
+   * refuses a larger binary, so a small compressed bomb fills no disk.
+   */
+  readonly unpackedLimitBytes: number;
   /** The build queues, in the file's order. */
   readonly queues: readonly QueueConfig[];
   /** Each served architecture and the queue serving it: what routing and `queues/arch/` follow. */
@@ -144,6 +150,7 @@ const FARM_KEYS = [
   'Archive-Grace-Hours',
   'Archive-GC-Limit',
   'Upload-Wait-Seconds',
+  'Unpacked-Size-Limit',
 ] as const;
 const QUEUE_KEYS = ['Queue', 'Architectures', 'Platforms', ...BUILDER_KEYS] as const;
 
@@ -161,6 +168,7 @@ const DEFAULT_RESCAN_SECONDS = 30;
 const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000 };
 /** A day: an upload over a slow line finishes well within it, and a forgotten one is noticed the next day. */
 const DEFAULT_UPLOAD_WAIT_SECONDS = 86_400;
+const DEFAULT_UNPACKED_LIMIT = 4 * 1024 ** 3;
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
 const SMTP_SECURITIES: readonly SmtpSecurity[] = ['starttls', 'tls', 'none'];
 /** The submission port of each security: 587 (RFC 6409), 465 (RFC 8314), 25. */
@@ -211,6 +219,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
   };
   const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
+  const unpackedLimitBytes = farm.bytes('Unpacked-Size-Limit') ?? DEFAULT_UNPACKED_LIMIT;
 
   if (queueStanzas.length === 0) {
     throw new FormatError('control.stanza-count', file, 'no build queues: add a "Queue: <name>" stanza after the Farm stanza');
@@ -237,7 +246,19 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, archive, queues, servedArchitectures };
+  return {
+    name,
+    distributions,
+    mail,
+    builder,
+    leaseSeconds,
+    rescanSeconds,
+    uploadWaitSeconds,
+    unpackedLimitBytes,
+    archive,
+    queues,
+    servedArchitectures,
+  };
 }
 
 /** The fields of one stanza, with error reporting at the right line. */

@@ -41,6 +41,8 @@ export interface BuildQueueSettings {
   readonly platforms: readonly string[];
   readonly timeoutSeconds: number;
   readonly limits: BuildLimits;
+  /** Unpacked-Size-Limit: a source package whose data inflates past it is not unpacked (a failed build). */
+  readonly unpackedLimitBytes?: number;
 }
 
 export interface PairResult {
@@ -81,7 +83,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
     let tree: string;
     let spec: SourceDirectory;
     try {
-      await extractOpkData(claim.path, unpacked);
+      await extractOpkData(claim.path, unpacked, { maxDataSize: options.queue.unpackedLimitBytes });
       tree = await sourceTree(unpacked, basename(claim.path));
       spec = await readSourceDirectory(tree);
     } catch (error) {

@@ -9,8 +9,12 @@ import { link, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readOpk, type OpkContents } from './read.js';
 
-/** Unpacks the data archive of `opk` into the existing, empty directory `destination`; `handle` as readOpk's. */
-export async function extractOpkData(opk: string, destination: string, options: { handle?: FileHandle } = {}): Promise<OpkContents> {
+/** Unpacks the data archive of `opk` into the existing, empty directory `destination`; `handle` and `maxDataSize` as readOpk's. */
+export async function extractOpkData(
+  opk: string,
+  destination: string,
+  options: { handle?: FileHandle; maxDataSize?: number | undefined } = {},
+): Promise<OpkContents> {
   return readOpk(opk, {
     ...options,
     onDataEntry: async (entry) => {

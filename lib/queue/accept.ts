@@ -51,6 +51,8 @@ export interface Routing {
   readonly queues: readonly { readonly name: string; readonly architectures: readonly string[]; readonly platforms: readonly string[] }[];
   /** Each served architecture's queue (FarmConfig validates that no two queues serve one). */
   readonly servedArchitectures: ReadonlyMap<string, string>;
+  /** Unpacked-Size-Limit: a larger source package is refused. */
+  readonly unpackedLimitBytes: number;
 }
 
 export interface AcceptedUpload {
@@ -129,7 +131,7 @@ async function acceptLocked(
   const incomingDir = dirname(changesPath);
   await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
   // Checked in the farm's copy: exactly what buildd will unpack.
-  const problems = await sourcePackageProblems(marker, sourceFile.name, changes);
+  const problems = await sourcePackageProblems(marker, sourceFile.name, changes, routing.unpackedLimitBytes);
   if (problems.length > 0) {
     await unlink(marker);
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
