@@ -18,7 +18,7 @@
 import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FormatError, describeError } from '../errors.js';
-import { parseChanges } from '../formats/changes.js';
+import { parseChanges, uploadFileNameProblem } from '../formats/changes.js';
 import { Stanza, formatStanza } from '../formats/control.js';
 import { pathExists } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
@@ -179,6 +179,7 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     const binaries = outcome.status === 'ok' ? await packagesIn(outputDirectory) : [];
     let error = outcome.error;
     if (outcome.status === 'ok' && binaries.length === 0) error = 'the builder succeeded but produced no package';
+    if (outcome.status === 'ok') error ??= outputNameProblem(binaries, claim.key);
     const status = outcome.status === 'ok' && error === undefined ? 'ok' : 'failed';
     if (status === 'ok') {
       for (const name of binaries) await moveDurably(join(outputDirectory, name), join(upload.entry, name));
@@ -306,6 +307,20 @@ async function readChangesPeople(layout: QueueLayout, key: string): Promise<Peop
   } catch {
     return {};
   }
+}
+
+/**
+ * Why an output may not enter the archive-queue entry under its name, or
+ * undefined: `<key>.opk` would stand in for the source package, the entry's
+ * completion marker (I4), and a name that is not plain could hide or escape.
+ */
+function outputNameProblem(names: readonly string[], key: string): string | undefined {
+  for (const name of names) {
+    if (name === `${key}.opk`) return `the builder left ${name}, the name of the upload's source package in the archive queue, not of a binary package`;
+    const problem = uploadFileNameProblem(name);
+    if (problem !== undefined) return `the builder left an output whose ${problem}`;
+  }
+  return undefined;
 }
 
 /** The `*.opk` regular files of an output directory, sorted: a symlink a build left there is no package. */
