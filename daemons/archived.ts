@@ -87,6 +87,16 @@ await runProgram(
             for (const refused of report.refused) {
               logEvent(PROGRAM, 'refused', { key, source: report.source, version: report.version, file: refused.file, reason: refused.reason });
             }
+            for (const older of report.superseded) {
+              logEvent(PROGRAM, 'superseded', {
+                key,
+                source: report.source,
+                version: report.version,
+                file: older.file,
+                indexed: older.indexedVersion,
+                feed: older.feed,
+              });
+            }
             logEvent(PROGRAM, 'installed', {
               key,
               source: report.source,
@@ -94,6 +104,7 @@ await runProgram(
               suite: report.suite,
               binaries: report.installed.length,
               refused: report.refused.length,
+              superseded: report.superseded.length,
             });
           }
           return true;
