@@ -38,7 +38,7 @@ import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
-import { syncDirectory } from '../fs/atomic.js';
+import { cannotWrite, syncDirectory } from '../fs/atomic.js';
 import { digestHandle } from '../fs/hash.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
@@ -137,7 +137,10 @@ async function acceptLocked(
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
   }
   await copyVerified(changesPath, changesCopy);
-  await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
+  const remarksFile = join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`);
+  await writeFile(remarksFile, remarks, { flush: true }).catch((error: unknown) => {
+    throw cannotWrite(remarksFile, error);
+  });
   await syncDirectory(layout.tmp);
 
   // Step 2.
@@ -289,11 +292,13 @@ async function copyVerified(from: string, to: string, sha256?: string): Promise<
   if (source === undefined) {
     throw new UploadError('upload.changed', basename(from), 'is no longer a regular file with one link; check the upload again');
   }
-  await pipeline(
-    source.createReadStream(),
-    hasher,
-    createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }),
-  );
+  try {
+    await pipeline(source.createReadStream(), hasher, createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }));
+  } catch (error) {
+    // A full disk, most likely: no partial copy stays behind, and the message names it.
+    await unlink(to).catch(ignoreMissing);
+    throw cannotWrite(to, error);
+  }
   const actual = hash.digest('hex');
   if (sha256 !== undefined && actual !== sha256) {
     await unlink(to);
