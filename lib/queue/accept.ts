@@ -33,13 +33,13 @@ import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type F
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import lockfile from 'proper-lockfile';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { cannotWrite, syncDirectory } from '../fs/atomic.js';
 import { digestHandle } from '../fs/hash.js';
+import { lockWhenFree } from '../fs/lock.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
@@ -252,11 +252,11 @@ async function recoverLocked(
  * nextSequence, called while this lock is held, keys its own on state/.
  */
 export async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
-  const release = await lockfile.lock(layout.tmp, {
-    lockfilePath: join(layout.state, 'accept.lock'),
-    stale: ACCEPT_LOCK_STALE_MS,
-    retries: { retries: 240, factor: 1.5, minTimeout: 20, maxTimeout: 500, randomize: true },
-  });
+  const release = await lockWhenFree(
+    layout.tmp,
+    { lockfilePath: join(layout.state, 'accept.lock'), stale: ACCEPT_LOCK_STALE_MS },
+    { waitMilliseconds: 120_000, minDelay: 20, maxDelay: 500 },
+  );
   try {
     return await work();
   } finally {
