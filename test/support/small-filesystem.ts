@@ -2,7 +2,8 @@
  * A small filesystem mounted for a test (disk-full runs), made the first way
  * this machine allows: a tmpfs mount, then a loop-mounted ext4 image. Both
  * need the right to mount (root, or CAP_SYS_ADMIN); where neither works the
- * caller skips with the reasons this returns.
+ * caller skips with the reasons this returns. OPKFARM_TEST_FILESYSTEM=ext4
+ * skips the tmpfs, to run a test on the loop-mounted image.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { execa } from 'execa';
@@ -20,9 +21,11 @@ export interface SmallFilesystem {
 export async function mountSmallFilesystem(path: string, image: string, megabytes: number): Promise<SmallFilesystem | { failed: string[] }> {
   await mkdir(path, { recursive: true });
   const failed: string[] = [];
-  const tmpfs = await execa('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m,mode=0755`, 'opkfarm-test', path], { reject: false });
-  if (tmpfs.exitCode === 0) return mounted(path, 'tmpfs', () => Promise.resolve());
-  failed.push(`mount -t tmpfs: ${firstLine(tmpfs.stderr, tmpfs.shortMessage ?? 'failed')}`);
+  if (process.env.OPKFARM_TEST_FILESYSTEM !== 'ext4') {
+    const tmpfs = await execa('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m,mode=0755`, 'opkfarm-test', path], { reject: false });
+    if (tmpfs.exitCode === 0) return mounted(path, 'tmpfs', () => Promise.resolve());
+    failed.push(`mount -t tmpfs: ${firstLine(tmpfs.stderr, tmpfs.shortMessage ?? 'failed')}`);
+  }
 
   const made = await execa('sh', ['-c', `truncate -s ${megabytes}M "$1" && mkfs.ext4 -q -F "$1"`, 'sh', image], { reject: false });
   const loop = made.exitCode === 0 ? await execa('mount', ['-o', 'loop', image, path], { reject: false }) : made;
