@@ -596,6 +596,10 @@ async function sendInstalled(mailer: Mailer, report: InclusionReport, changes: C
       changedBy: changes.changedBy,
       suite: report.suite,
       files: report.installed.map((file) => ({ name: file.file, size: file.size })),
+      leftOut: [
+        ...report.refused.map((refused) => refused.reason),
+        ...report.superseded.map((older) => `${older.file}: version ${older.version} is older than ${older.indexedVersion}, which ${older.feed} lists`),
+      ],
     });
     const delivery = await mailer.send(notice);
     return delivery.failure === undefined ? { id: delivery.id } : { id: delivery.id, failure: delivery.failure };

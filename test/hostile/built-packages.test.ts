@@ -15,7 +15,8 @@ import { findIncoming } from '../../lib/queue/incoming.js';
 import type { QueueLayout } from '../../lib/layout.js';
 import type { FarmConfig } from '../../lib/config.js';
 import { writeCommandBuilder } from '../support/builders.js';
-import { feedProblems, indexedPackages, initFarmInProcess, poolFiles, queueLeftovers } from '../support/farm.js';
+import { feedProblems, indexedPackages, initFarmInProcess, namesIn, poolFiles, queueLeftovers } from '../support/farm.js';
+import { header, parseEml } from '../mail/eml.js';
 import { usePipelineScratch } from '../support/pipeline-scratch.js';
 import { runProgram } from '../support/programs.js';
 import { BUILT_CASES, KEY_NAMED, binaryName } from './built-corpus.js';
@@ -137,6 +138,28 @@ describe('the hostile build corpus', () => {
     expect(second.filter((event) => event.event === 'superseded' && event.key === older).map((event) => event.file).sort()).toEqual([
       `${older}.opk`,
       'older_1.0_all_all.opk',
+    ]);
+
+    // The maintainer is told what was left out, and why.
+    const installedMail = async (source: string) => {
+      for (const name of await namesIn(layout.outbox)) {
+        const mail = parseEml(await readFile(join(layout.outbox, name), 'utf8'));
+        if (header(mail, 'subject')?.startsWith(`Installed ${source} `)) return mail.text;
+      }
+      return '';
+    };
+    expect(await installedMail('bin-traversal')).toContain(
+      '\nLeft out of the archive:\n  bin-traversal_1.0_all_all.opk: data.tar.gz: entry "./../escape": path has a ".." component\n',
+    );
+    const olderMails = [];
+    for (const name of await namesIn(layout.outbox)) {
+      const mail = parseEml(await readFile(join(layout.outbox, name), 'utf8'));
+      if (header(mail, 'subject') === 'Installed older 1.0 in dev/trunk') olderMails.push(mail.text);
+    }
+    expect(olderMails).toEqual([
+      'older 1.0 is installed in dev/trunk.\n\n  (no binary files)\n\nLeft out of the archive:\n' +
+        `  ${older}.opk: version 1.0 is older than 2.0, which feeds/dev/trunk/src/all/misc lists\n` +
+        '  older_1.0_all_all.opk: version 1.0 is older than 2.0, which feeds/dev/trunk/all/all/misc lists\n',
     ]);
 
     const indexed = (await indexedPackages(root)).map((found) => `${found.stanza.get('Package') ?? ''} ${found.stanza.get('Version') ?? ''}`).sort();
