@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { execa } from 'execa';
 import { formatChanges, parseChanges } from '../../lib/formats/changes.js';
 import { END_OF_ARCHIVE, encodeHeader } from '../../lib/opk/tar-write.js';
 import { buildSourcePackage } from '../../lib/source/build-source.js';
@@ -137,6 +138,18 @@ export async function gzipBomb(before: readonly FixtureEntry[], path: string, gi
   const header = encodeHeader({ path, type: 'file', mode: 0o644, size, mtime: 0 });
   const zeros = gzipSync(Buffer.alloc(block), { level: 9 });
   return Buffer.concat([gzipSync(Buffer.concat([head, header])), ...Array.from({ length: size / block }, () => zeros), gzipSync(END_OF_ARCHIVE)]);
+}
+
+/**
+ * A zstd-compressed tar (compressed by the zstd tool) that inflates to
+ * `megabytes` MiB: `before` entries, then one file of zeros that size.
+ */
+export async function zstdBomb(before: readonly FixtureEntry[], path: string, megabytes: number): Promise<Buffer> {
+  const size = megabytes * 1024 * 1024;
+  const head = Buffer.concat([(await tarOf(before)).subarray(0, -END_OF_ARCHIVE.length), encodeHeader({ path, type: 'file', mode: 0o644, size, mtime: 0 })]);
+  const zeros = `head -c ${size} /dev/zero`;
+  const result = await execa('sh', ['-c', `{ cat; ${zeros}; head -c ${END_OF_ARCHIVE.length} /dev/zero; } | zstd -q -c`], { input: head, encoding: 'buffer' });
+  return Buffer.from(result.stdout);
 }
 
 /** Bytes that are no archive of any kind (deterministic). */

@@ -32,6 +32,7 @@ import {
   uploadNames,
   VERSION,
   writeGoodUpload,
+  zstdBomb,
 } from './craft.js';
 
 export interface MakeContext {
@@ -655,6 +656,18 @@ export const UPLOAD_CASES: readonly UploadCase[] = [
     }),
     listed: { state: 'complete' },
     accept: refusedInvalid('opk-data-bomb', `${OPK('opk-data-bomb')}: data\\.tar\\.gz: larger than 67108864 bytes once decompressed \\(Unpacked-Size-Limit\\)`),
+    leaves: 'reject',
+  },
+  {
+    name: 'opk-zstd-bomb',
+    hostile: 'data.tar.zst of a few KiB inflating to 256 MiB (decompressed by the zstd tool, stopped at the limit)',
+    make: sourcePackage(async (source) => {
+      const members = await standardMembers(source);
+      const bomb = await zstdBomb(spfEntries(source), `./usr/src/${source}_${VERSION}/src/zeros`, 256);
+      return opkOf([members.debianBinary, members.control, { name: 'data.tar.zst', content: bomb }]);
+    }),
+    listed: { state: 'complete' },
+    accept: refusedInvalid('opk-zstd-bomb', `${OPK('opk-zstd-bomb')}: data\\.tar\\.zst: larger than 67108864 bytes once decompressed \\(Unpacked-Size-Limit\\)`),
     leaves: 'reject',
   },
   {
