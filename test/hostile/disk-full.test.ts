@@ -11,19 +11,16 @@
  * the filler is deleted, the same programs run again and finish everything.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FarmConfig } from '../../lib/config.js';
 import type { QueueLayout } from '../../lib/layout.js';
-import { acceptUpload } from '../../lib/queue/accept.js';
-import { findIncoming } from '../../lib/queue/incoming.js';
 import { buildSourcePackage } from '../../lib/source/build-source.js';
 import { writeSourcePackage } from '../support/sources.js';
 import { writeCommandBuilder } from '../support/builders.js';
 import { feedProblems, indexedNames, initFarmInProcess, namesIn, packagesFiles, poolFiles, queueLeftovers } from '../support/farm.js';
 import { usePipelineScratch } from '../support/pipeline-scratch.js';
-import { runProgram, type Program } from '../support/programs.js';
+import { programPath, type Program } from '../support/programs.js';
 import { mountSmallFilesystem } from '../support/small-filesystem.js';
 import { writeGoodUpload } from './craft.js';
 
@@ -69,6 +66,23 @@ async function archiveSnapshot(root: string): Promise<Record<string, string>> {
   return snapshot;
 }
 
+/**
+ * Makes an upload with `write` outside the small filesystem, then copies it
+ * into incoming/ (source build resolves real paths, which a view through
+ * /proc/<pid>/root does not have), the .changes last.
+ */
+async function upload(
+  layout: QueueLayout,
+  directory: string,
+  source: string,
+  write: (incoming: string, scratch: string, source: string) => Promise<void>,
+): Promise<void> {
+  const built = join(directory, 'built', source);
+  await mkdir(built, { recursive: true });
+  await write(built, join(directory, 'uploads'), source);
+  for (const name of [`${source}_1.0_src.opk`, `${source}_1.0.changes`]) await copyFile(join(built, name), join(layout.incoming, name));
+}
+
 /** writeGoodUpload with 600 KiB of random bytes in the source tree. */
 async function writeBigUpload(incoming: string, scratch: string, source: string): Promise<void> {
   const parent = join(scratch, `spf-${source}`);
@@ -92,32 +106,30 @@ async function visibleTemporaries(root: string): Promise<string[]> {
   return entries.filter((path) => !path.startsWith('tmp/') && basename(path).startsWith('.tmp-')).sort();
 }
 
-async function accept(layout: QueueLayout, config: FarmConfig, source: string): Promise<void> {
-  await acceptUpload(layout, config, (await findIncoming(layout, source, '1.0')).changesPath, '');
-}
-
 describe('a full disk', () => {
   it('loses nothing, says what failed, and the farm finishes once space is freed', { timeout: 180_000 }, async (context) => {
     const directory = scratch.directory();
     const filesystem = await mountSmallFilesystem(join(directory, 'small'), join(directory, 'small.img'), 8);
     if ('failed' in filesystem) {
-      context.skip(`no small filesystem can be mounted here (${filesystem.failed.join('; ')})`);
+      context.skip(`disk full: no small filesystem can be mounted here (${filesystem.failed.join('; ')})`);
       return;
     }
     try {
+      // The programs see the queue root at `root`; this process at `view` (the same but for unshare).
       const root = join(filesystem.path, 'root');
+      const view = filesystem.view(root);
       // Every build needs 1 MiB of room in its work directory first, as real builds need room,
       // and cleans up after itself when it fails, so the disk has room again for buildd's record.
       const good = await writeCommandBuilder({ directory, counter: join(directory, 'builds') });
       const builder = join(directory, 'roomy-builder.sh');
       await writeFile(builder, `#!/bin/sh\nhead -c 1048576 /dev/zero > room || { rm -f room; exit 1; }\nrm room\nexec '${good}' "$@"\n`);
       await chmod(builder, 0o755);
-      const { layout, config } = await initFarmInProcess(root, {
+      const { layout } = await initFarmInProcess(view, {
         queues: [{ name: 'indep', architectures: ['all'] }],
         builderCommand: builder,
         sandbox: 'none',
       });
-      const run = (program: Program, ...args: string[]) => runProgram(program, ['--root', root, ...args]);
+      const run = (program: Program, ...args: string[]) => filesystem.command(process.execPath, [programPath(program), '--root', root, ...args]);
       const runFarm = async () => {
         const results = [];
         for (const [program, args] of [
@@ -131,21 +143,21 @@ describe('a full disk', () => {
       };
 
       for (const source of ARCHIVED) {
-        await writeGoodUpload(layout.incoming, join(directory, 'uploads'), source);
-        await accept(layout, config, source);
+        await upload(layout, directory, source, writeGoodUpload);
+        expect((await run('buildq', 'accept', source, '1.0', '--remarks', '')).exitCode).toBe(0);
       }
       for (const { program, result } of await runFarm()) expect(result.exitCode, `${program}: ${String(result.stderr)}`).toBe(0);
-      expect(await indexedNames(root)).toEqual(['alpha', 'beta', 'src-alpha', 'src-beta']);
+      expect(await indexedNames(view)).toEqual(['alpha', 'beta', 'src-alpha', 'src-beta']);
       for (const source of QUEUED) {
-        await writeGoodUpload(layout.incoming, join(directory, 'uploads'), source);
-        await accept(layout, config, source);
+        await upload(layout, directory, source, writeGoodUpload);
+        expect((await run('buildq', 'accept', source, '1.0', '--remarks', '')).exitCode).toBe(0);
       }
-      await writeGoodUpload(layout.incoming, join(directory, 'uploads'), INCOMING);
-      await writeBigUpload(layout.incoming, join(directory, 'uploads'), BIG);
-      const archiveBefore = await archiveSnapshot(root);
+      await upload(layout, directory, INCOMING, writeGoodUpload);
+      await upload(layout, directory, BIG, writeBigUpload);
+      const archiveBefore = await archiveSnapshot(view);
       const masterBefore = await namesIn(layout.master);
 
-      expect(await fillUp(join(filesystem.path, 'filler'))).toBe('ENOSPC');
+      expect(await fillUp(filesystem.view(join(filesystem.path, 'filler')))).toBe('ENOSPC');
 
       // Full: each program fails at its first write, naming the file and ENOSPC in its last line, exit 69, at once.
       const full = [{ program: 'buildq', result: await run('buildq', 'accept', INCOMING, '1.0', '--remarks', '') }, ...(await runFarm())];
@@ -154,18 +166,18 @@ describe('a full disk', () => {
         // Which write comes first depends on the filesystem: a lock's mkdir needs a block on ext4, not on tmpfs.
         expect(lastLine(result.stderr)).toMatch(new RegExp(`^${program}: ${escape(root)}/state/\\S+: cannot (write|lock): ENOSPC: no space left on device, (write|mkdir '\\S+')$`));
       }
-      expect(await visibleTemporaries(root)).toEqual([]);
+      expect(await visibleTemporaries(view)).toEqual([]);
 
       // Nothing accepted is lost or changed, nothing partial shows.
-      expect(await archiveSnapshot(root)).toEqual(archiveBefore);
-      expect(await feedProblems(root)).toEqual([]);
+      expect(await archiveSnapshot(view)).toEqual(archiveBefore);
+      expect(await feedProblems(view)).toEqual([]);
       expect(await namesIn(layout.master)).toEqual(masterBefore);
       expect(await namesIn(layout.incoming)).toEqual([`${INCOMING}_1.0.changes`, `${INCOMING}_1.0_src.opk`, `${BIG}_1.0.changes`, `${BIG}_1.0_src.opk`].sort());
 
       // Nearly full: the programs start, the build finds no room. It is not recorded as failed:
       // its claim goes back to the queue for when there is room.
-      await rm(join(filesystem.path, 'filler'));
-      expect(await fillUp(join(filesystem.path, 'filler'), 256 * 1024)).toBe('ENOSPC');
+      await rm(filesystem.view(join(filesystem.path, 'filler')));
+      expect(await fillUp(filesystem.view(join(filesystem.path, 'filler')), 256 * 1024)).toBe('ENOSPC');
       const big = await run('buildq', 'accept', BIG, '1.0', '--remarks', '');
       expect(big.exitCode, String(big.stderr)).toBe(69);
       expect(lastLine(big.stderr)).toMatch(new RegExp(`^buildq: ${escape(root)}/tmp/\\.tmp-accept-\\d{10}_${BIG}_1\\.0\\.opk: cannot write: ENOSPC: no space left on device, write$`));
@@ -178,25 +190,25 @@ describe('a full disk', () => {
       );
       for (const { program, result } of others) expect(result.exitCode, `${program}: ${String(result.stderr)}`).toBe(0);
       expect((await namesIn(layout.buildQueue('indep'))).filter((name) => name !== 'claims')).toEqual(QUEUED.map((source, index) => `000000000${index + 3}_${source}_1.0.opk`));
-      expect(await visibleTemporaries(root)).toEqual([]);
-      expect(await archiveSnapshot(root)).toEqual(archiveBefore);
+      expect(await visibleTemporaries(view)).toEqual([]);
+      expect(await archiveSnapshot(view)).toEqual(archiveBefore);
       expect(await namesIn(layout.master)).toEqual(masterBefore);
       for (const key of await namesIn(layout.archiveQueue)) {
         expect((await namesIn(join(layout.archiveQueue, key))).filter((name) => name.endsWith('.result')), key).toEqual([]);
       }
 
-      await rm(join(filesystem.path, 'filler'));
+      await rm(filesystem.view(join(filesystem.path, 'filler')));
       const freed = [
         { program: 'buildq', result: await run('buildq', 'accept', INCOMING, '1.0', '--remarks', '') },
         { program: 'buildq', result: await run('buildq', 'accept', BIG, '1.0', '--remarks', '') },
         ...(await runFarm()),
       ];
       for (const { program, result } of freed) expect(result.exitCode, `${program}: ${String(result.stderr)}`).toBe(0);
-      expect(await indexedNames(root)).toEqual(
+      expect(await indexedNames(view)).toEqual(
         [...ARCHIVED, ...QUEUED, INCOMING, BIG].flatMap((source) => [source, `src-${source}`]).sort(),
       );
-      expect(await feedProblems(root)).toEqual([]);
-      expect(await queueLeftovers(root, ['indep'])).toEqual([]);
+      expect(await feedProblems(view)).toEqual([]);
+      expect(await queueLeftovers(view, ['indep'])).toEqual([]);
       const verify = await run('opkfarm', 'archive', 'verify');
       expect(verify.exitCode, String(verify.stdout)).toBe(0);
     } finally {
