@@ -76,7 +76,7 @@ await runProgram(
             return false;
           }
           pageDue = args.statusHtml !== undefined;
-          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache })) {
+          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache, unpackedLimitBytes: config.unpackedLimitBytes })) {
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);
@@ -87,6 +87,16 @@ await runProgram(
             for (const refused of report.refused) {
               logEvent(PROGRAM, 'refused', { key, source: report.source, version: report.version, file: refused.file, reason: refused.reason });
             }
+            for (const older of report.superseded) {
+              logEvent(PROGRAM, 'superseded', {
+                key,
+                source: report.source,
+                version: report.version,
+                file: older.file,
+                indexed: older.indexedVersion,
+                feed: older.feed,
+              });
+            }
             logEvent(PROGRAM, 'installed', {
               key,
               source: report.source,
@@ -94,6 +104,7 @@ await runProgram(
               suite: report.suite,
               binaries: report.installed.length,
               refused: report.refused.length,
+              superseded: report.superseded.length,
             });
           }
           return true;

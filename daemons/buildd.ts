@@ -116,6 +116,7 @@ await runProgram(
                   ...queue,
                   timeoutSeconds: queue.builder.timeoutSeconds,
                   limits: { logBytes: queue.builder.logLimitBytes, outputBytes: queue.builder.outputLimitBytes },
+                  unpackedLimitBytes: config.unpackedLimitBytes,
                 },
                 claim,
                 builder,

@@ -117,6 +117,12 @@ export interface FarmConfig {
    * .changes lists may sit there, before they are reported as problems (I9).
    */
   readonly uploadWaitSeconds: number;
+  /**
+   * Bytes an opk's data archive may inflate to (Unpacked-Size-Limit): accept
+   * refuses a larger source package, buildd will not unpack one, archived
+   * refuses a larger binary, so a small compressed bomb fills no disk.
+   */
+  readonly unpackedLimitBytes: number;
   /** When `opkfarm health` calls something stuck, late or short (Health-*). */
   readonly health: HealthThresholds;
   /** The build queues, in the file's order. */
@@ -147,6 +153,7 @@ const FARM_KEYS = [
   'Archive-Grace-Hours',
   'Archive-GC-Limit',
   'Upload-Wait-Seconds',
+  'Unpacked-Size-Limit',
   'Health-Heartbeat-Seconds',
   'Health-Queue-Age-Seconds',
   'Health-Archive-Queue-Age-Seconds',
@@ -171,6 +178,7 @@ const DEFAULT_RESCAN_SECONDS = 30;
 const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000 };
 /** A day: an upload over a slow line finishes well within it, and a forgotten one is noticed the next day. */
 const DEFAULT_UPLOAD_WAIT_SECONDS = 86_400;
+const DEFAULT_UNPACKED_LIMIT = 4 * 1024 ** 3;
 const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'sendmail'];
 const SMTP_SECURITIES: readonly SmtpSecurity[] = ['starttls', 'tls', 'none'];
 /** The submission port of each security: 587 (RFC 6409), 465 (RFC 8314), 25. */
@@ -221,6 +229,7 @@ export function parseConfig(text: string, file: string): FarmConfig {
     gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
   };
   const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
+  const unpackedLimitBytes = farm.bytes('Unpacked-Size-Limit') ?? DEFAULT_UNPACKED_LIMIT;
   const health = readHealth(farm);
 
   if (queueStanzas.length === 0) {
@@ -248,7 +257,20 @@ export function parseConfig(text: string, file: string): FarmConfig {
     }
     queues.push(queue);
   }
-  return { name, distributions, mail, builder, leaseSeconds, rescanSeconds, uploadWaitSeconds, archive, health, queues, servedArchitectures };
+  return {
+    name,
+    distributions,
+    mail,
+    builder,
+    leaseSeconds,
+    rescanSeconds,
+    uploadWaitSeconds,
+    unpackedLimitBytes,
+    archive,
+    health,
+    queues,
+    servedArchitectures,
+  };
 }
 
 /** The health check's thresholds: each key left out keeps its default (DEFAULT_THRESHOLDS). */

@@ -38,6 +38,7 @@ describe('the shipped example', () => {
     expect(config.leaseSeconds).toBe(600);
     expect(config.rescanSeconds).toBe(30);
     expect(config.uploadWaitSeconds).toBe(86400);
+    expect(config.unpackedLimitBytes).toBe(4 * 1024 ** 3);
     expect(config.health).toEqual(DEFAULT_THRESHOLDS);
     expect(config.queues).toEqual([
       {
@@ -78,6 +79,7 @@ describe('parseConfig', () => {
       rescanSeconds: 30,
       archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000 },
       uploadWaitSeconds: 86400,
+      unpackedLimitBytes: 4 * 1024 ** 3,
       health: DEFAULT_THRESHOLDS,
       queues: [
         { name: 'amd64', architectures: ['amd64-linux-glibc', 'all'], platforms: [], builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS } },
@@ -192,7 +194,7 @@ describe('parseConfig', () => {
       'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
         'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
         'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
-        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds, ' +
+        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds, Unpacked-Size-Limit, ' +
         'Health-Heartbeat-Seconds, Health-Queue-Age-Seconds, Health-Archive-Queue-Age-Seconds, Health-Failed-Build-Window-Seconds, ' +
         'Health-Leftover-Age-Seconds, Health-Release-Lag-Days, Health-Free-Space-Percent)',
     ],

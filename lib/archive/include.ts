@@ -122,6 +122,8 @@ export interface InclusionOptions {
   readonly onStep?: (step: InclusionStep) => void | Promise<void>;
   /** Feed indexes kept from earlier batches (a daemon's); each is checked against the disk before reuse. */
   readonly feedCache?: FeedCache;
+  /** Unpacked-Size-Limit: a package whose data inflates past it is refused (a decompression bomb). */
+  readonly unpackedLimitBytes?: number;
 }
 
 /** Prefix, in tmp/, of an included entry being deleted. */
@@ -215,7 +217,7 @@ class Batch {
     // 1. Validate.
     for (const key of keys) {
       try {
-        inclusions.push(await Inclusion.validate(this.layout, key));
+        inclusions.push(await Inclusion.validate(this.layout, key, this.options.unpackedLimitBytes));
       } catch (error) {
         if (!(error instanceof InclusionError)) throw error;
         failed.set(key, error);
@@ -328,19 +330,20 @@ class Inclusion {
     /** The version as the key has it: without epoch. */
     private readonly keyVersion: string,
     private readonly entry: EntryFiles,
+    private readonly maxDataSize: number | undefined,
   ) {}
 
   /** The entry's .changes, read and checked by `validate`. */
   changes!: Changes;
 
   /** Reads the entry and checks every package in it (step 1); refused packages are noted, not fatal. */
-  static async validate(layout: QueueLayout, key: string): Promise<Inclusion> {
+  static async validate(layout: QueueLayout, key: string, maxDataSize: number | undefined): Promise<Inclusion> {
     const parsed = parseUploadKey(key);
     if (!parsed) {
       throw new InclusionError('archive.bad-key', key, 'not an upload key (<10-digit sequence>_<source>_<version>)');
     }
     const entry = await readEntryFiles(layout, key, parsed.source);
-    const inclusion = new Inclusion(layout, key, parsed.source, parsed.version, entry);
+    const inclusion = new Inclusion(layout, key, parsed.source, parsed.version, entry, maxDataSize);
     inclusion.changes = await inclusion.#readChanges(entry);
     await inclusion.#examineAll();
     return inclusion;
@@ -541,7 +544,7 @@ class Inclusion {
     }
     let control: Stanza;
     try {
-      control = (await readOpk(path)).control;
+      control = (await readOpk(path, { maxDataSize: this.maxDataSize })).control;
     } catch (error) {
       if (!(error instanceof FormatError)) throw error;
       // The message names the file by its full path; the report names it as the entry does.
@@ -593,6 +596,10 @@ async function sendInstalled(mailer: Mailer, report: InclusionReport, changes: C
       changedBy: changes.changedBy,
       suite: report.suite,
       files: report.installed.map((file) => ({ name: file.file, size: file.size })),
+      leftOut: [
+        ...report.refused.map((refused) => refused.reason),
+        ...report.superseded.map((older) => `${older.file}: version ${older.version} is older than ${older.indexedVersion}, which ${older.feed} lists`),
+      ],
     });
     const delivery = await mailer.send(notice);
     return delivery.failure === undefined ? { id: delivery.id } : { id: delivery.id, failure: delivery.failure };

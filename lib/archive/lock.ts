@@ -16,7 +16,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { lockWhenFree } from '../fs/lock.js';
 import { describeError, EnvironmentError } from '../errors.js';
 import type { QueueLayout } from '../layout.js';
 
@@ -48,8 +48,7 @@ export async function withArchiveLock<T>(
     throw new RangeError(`withArchiveLock: waitMilliseconds must be a non-negative integer, got ${String(wait)}`);
   }
   const lockPath = archiveLockPath(layout);
-  // proper-lockfile retries on every error, not only on a held lock: without state/ it would
-  // wait out the whole wait before saying ENOENT.
+  // Said plainly, rather than as ENOENT from the lock's mkdir.
   const state = await stat(layout.state).catch(() => undefined);
   if (!state?.isDirectory()) {
     throw new EnvironmentError(`${layout.state}: missing, so ${layout.root} is not a queue root (create one with opkfarm init)`);
@@ -59,19 +58,22 @@ export async function withArchiveLock<T>(
   const lost: { error?: Error } = {};
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(layout.archive, {
-      lockfilePath: lockPath,
-      stale: ARCHIVE_LOCK_STALE_MS,
-      update: UPDATE_MS,
-      retries: wait === 0 ? 0 : { forever: true, factor: 1.5, minTimeout: 50, maxTimeout: 1000, randomize: true, maxRetryTime: wait },
-      onCompromised: (error) => {
-        lost.error = new EnvironmentError(
-          `${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`,
-          { cause: error },
-        );
-        controller.abort(lost.error);
+    release = await lockWhenFree(
+      layout.archive,
+      {
+        lockfilePath: lockPath,
+        stale: ARCHIVE_LOCK_STALE_MS,
+        update: UPDATE_MS,
+        onCompromised: (error) => {
+          lost.error = new EnvironmentError(
+            `${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`,
+            { cause: error },
+          );
+          controller.abort(lost.error);
+        },
       },
-    });
+      { waitMilliseconds: wait, minDelay: 50, maxDelay: 1000 },
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
       throw new EnvironmentError(
@@ -80,6 +82,7 @@ export async function withArchiveLock<T>(
         { cause: error },
       );
     }
+    if (error instanceof EnvironmentError) throw error;
     throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
   }
   let result: T;

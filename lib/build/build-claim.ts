@@ -14,11 +14,14 @@
  * from a clean work directory; renaming a binary over an earlier attempt's
  * is harmless because the result, written last, names what counts.
  * Aborted (SIGTERM), the build in progress is killed and the claim returned.
+ * A build that fails while the queue root's filesystem is nearly full
+ * (diskFullProblem) is not recorded either: the disk failed, not the
+ * package, so the claim is returned and an EnvironmentError says so.
  */
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FormatError, describeError } from '../errors.js';
-import { parseChanges } from '../formats/changes.js';
+import { EnvironmentError, FormatError, describeError } from '../errors.js';
+import { parseChanges, uploadFileNameProblem } from '../formats/changes.js';
 import { Stanza, formatStanza } from '../formats/control.js';
 import { pathExists } from '../fs/missing.js';
 import { syncDirectory, writeContentAtomic } from '../fs/atomic.js';
@@ -41,6 +44,8 @@ export interface BuildQueueSettings {
   readonly platforms: readonly string[];
   readonly timeoutSeconds: number;
   readonly limits: BuildLimits;
+  /** Unpacked-Size-Limit: a source package whose data inflates past it is not unpacked (a failed build). */
+  readonly unpackedLimitBytes?: number;
 }
 
 export interface PairResult {
@@ -81,7 +86,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
     let tree: string;
     let spec: SourceDirectory;
     try {
-      await extractOpkData(claim.path, unpacked);
+      await extractOpkData(claim.path, unpacked, { maxDataSize: options.queue.unpackedLimitBytes });
       tree = await sourceTree(unpacked, basename(claim.path));
       spec = await readSourceDirectory(tree);
     } catch (error) {
@@ -103,6 +108,13 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
       }
       const result = await buildPair(options, build, { source, version, people, tree, entry, resultFile });
       if (result === 'aborted') break;
+      if ('diskFull' in result) {
+        await returnClaim(layout, claim);
+        throw new EnvironmentError(
+          `${claim.key}: the build for ${build.architecture}_${build.platform} failed ${result.diskFull}: not recorded; ` +
+            `the upload is back in queue ${claim.queue}, to be built again once there is room`,
+        );
+      }
       pairs.push(result);
       options.onPair?.(result);
     }
@@ -132,7 +144,7 @@ interface People {
   readonly changedBy?: string;
 }
 
-async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload: Upload): Promise<PairResult | 'aborted'> {
+async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload: Upload): Promise<PairResult | 'aborted' | { readonly diskFull: string }> {
   const { layout, claim, self } = options;
   const pairName = `${build.architecture}_${build.platform}`;
   const work = await mkdtemp(join(layout.tmp, `.tmp-build-${claim.key}-${pairName}@${self.host}@${self.pid}-`));
@@ -177,7 +189,11 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     const binaries = outcome.status === 'ok' ? await packagesIn(outputDirectory) : [];
     let error = outcome.error;
     if (outcome.status === 'ok' && binaries.length === 0) error = 'the builder succeeded but produced no package';
+    if (outcome.status === 'ok') error ??= outputNameProblem(binaries, claim.key);
     const status = outcome.status === 'ok' && error === undefined ? 'ok' : 'failed';
+    // Measured before the work directory goes: what the build itself wrote counts.
+    const diskFull = status === 'failed' ? await diskFullProblem(work) : undefined;
+    if (diskFull !== undefined) return { diskFull };
     if (status === 'ok') {
       for (const name of binaries) await moveDurably(join(outputDirectory, name), join(upload.entry, name));
     }
@@ -286,6 +302,18 @@ async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'sour
   };
 }
 
+/** Free space under which a failed build is taken for the disk's failure: 64 MiB, or 5 % of a smaller filesystem. */
+const NEARLY_FULL_BYTES = 64 * 1024 * 1024;
+const NEARLY_FULL_SHARE = 0.05;
+
+/** Why the filesystem holding `path` is too full for a failed build to count as the package's, or undefined. */
+async function diskFullProblem(path: string): Promise<string | undefined> {
+  const stats = await statfs(path);
+  const free = stats.bavail * stats.bsize;
+  if (free >= Math.min(NEARLY_FULL_BYTES, NEARLY_FULL_SHARE * stats.blocks * stats.bsize)) return undefined;
+  return `while the filesystem of ${path} had ${free} bytes free (nearly full)`;
+}
+
 /** The source tree inside an unpacked source package: its one directory under usr/src/. */
 async function sourceTree(unpacked: string, file: string): Promise<string> {
   const base = join(unpacked, 'usr', 'src');
@@ -304,6 +332,20 @@ async function readChangesPeople(layout: QueueLayout, key: string): Promise<Peop
   } catch {
     return {};
   }
+}
+
+/**
+ * Why an output may not enter the archive-queue entry under its name, or
+ * undefined: `<key>.opk` would stand in for the source package, the entry's
+ * completion marker (I4), and a name that is not plain could hide or escape.
+ */
+function outputNameProblem(names: readonly string[], key: string): string | undefined {
+  for (const name of names) {
+    if (name === `${key}.opk`) return `the builder left ${name}, the name of the upload's source package in the archive queue, not of a binary package`;
+    const problem = uploadFileNameProblem(name);
+    if (problem !== undefined) return `the builder left an output whose ${problem}`;
+  }
+  return undefined;
 }
 
 /** The `*.opk` regular files of an output directory, sorted: a symlink a build left there is no package. */

@@ -105,7 +105,9 @@ const REQUIRED = [
 ] as const;
 
 const DISTRIBUTION = /^[a-z0-9][a-z0-9.+-]*$/;
-const PERSON = /^[^<>\s][^<>\n]* <[^<>\s]+>$/;
+/** `Name <address>`; no control character (a CR would smuggle a header into mail), no second line. */
+// eslint-disable-next-line no-control-regex
+const PERSON = /^[^<>\s][^<>\x00-\x1f\x7f]* <[^<>\s]+>$/;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/;
 /** NAME_MAX on the filesystems a queue root lives on. */
 const FILE_NAME_MAX = 255;

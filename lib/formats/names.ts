@@ -1,11 +1,20 @@
 /** Source and binary package names (FORMATS.md: `[a-z0-9][a-z0-9+.-]+`, `src-` reserved). */
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+/**
+ * Longest package name. Names go into file names with a version, an
+ * architecture and temporary prefixes (`.tmp-accept-<sequence>_<source>_<version>.changes`),
+ * which must stay within NAME_MAX (255 bytes).
+ */
+export const MAX_PACKAGE_NAME_LENGTH = 100;
 
 /** Why a binary or source package name is not valid, or undefined when it is. */
 export function packageNameProblem(name: string): string | undefined {
   if (!PACKAGE_NAME.test(name)) {
     return `package name ${JSON.stringify(name)} must match [a-z0-9][a-z0-9+.-]+`;
+  }
+  if (name.length > MAX_PACKAGE_NAME_LENGTH) {
+    return `package name ${JSON.stringify(`${name.slice(0, 40)}…`)} is longer than ${MAX_PACKAGE_NAME_LENGTH} characters`;
   }
   return undefined;
 }

@@ -12,9 +12,13 @@ export interface Version {
   readonly revision: string;
 }
 
+/** Longest version: it goes into file names with the package name (names.ts, MAX_PACKAGE_NAME_LENGTH). */
+export const MAX_VERSION_LENGTH = 64;
+
 /** Why a version string is not valid, or undefined when it is. */
 export function versionProblem(text: string): string | undefined {
   if (text === '') return 'version is empty';
+  if (text.length > MAX_VERSION_LENGTH) return `version is longer than ${MAX_VERSION_LENGTH} characters`;
   if (/\s/.test(text)) return 'version has embedded spaces';
   const colon = text.indexOf(':');
   if (colon >= 0) {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
 
 /** Prefix of every temporary name opkfarm creates; clean-up and health checks look for it. */
 export const TEMP_PREFIX = '.tmp-';
@@ -64,9 +65,20 @@ async function replaceAtomically(destination: string, fill: (temp: string) => Pr
     await rename(temp, destination);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw error;
+    throw cannotWrite(destination, error);
   }
   await syncDirectory(dirname(destination));
+}
+
+/**
+ * A filesystem error met while writing `path`, as an EnvironmentError that
+ * names it (Node's write and fsync errors name no file: "ENOSPC: no space
+ * left on device, write"); the errno code stays on it. Other errors as they are.
+ */
+export function cannotWrite(path: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!(error instanceof Error) || error instanceof EnvironmentError || typeof code !== 'string') return error;
+  return Object.assign(new EnvironmentError(`${path}: cannot write: ${error.message}`, { cause: error }), { code });
 }
 
 /** Makes a rename or link in `directory` durable. */

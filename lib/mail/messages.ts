@@ -113,6 +113,8 @@ export interface BuildLogInfo extends UploadInfo {
 export interface InstalledInfo extends UploadInfo {
   readonly suite: string;
   readonly files: readonly { readonly name: string; readonly size: number }[];
+  /** Packages of the upload left out of the archive, one line each naming the file and why. */
+  readonly leftOut?: readonly string[];
 }
 
 /** Control characters (C0, DEL, C1) and the Unicode line and paragraph separators. */
@@ -217,6 +219,9 @@ export function installedMessage(settings: MailSettings, info: InstalledInfo): N
     `${headerText(info.source)} ${headerText(info.version)} is installed in ${headerText(info.suite)}.`,
     '',
     ...(files.length > 0 ? files : ['  (no binary files)']),
+    ...(info.leftOut !== undefined && info.leftOut.length > 0
+      ? ['', 'Left out of the archive:', ...info.leftOut.map((line) => `  ${headerText(line, MAX_LEFT_OUT_LINE)}`)]
+      : []),
   ];
   return notice(settings, info, {
     subject: ['Installed', info.source, info.version, 'in', info.suite],
@@ -318,6 +323,9 @@ function idPart(key: string): string {
 }
 
 /** One line of untrusted text, for a header or a body line: controls and line breaks become spaces, length capped. */
+/** A left-out line is a file name and a reason; longer ones are cut. */
+const MAX_LEFT_OUT_LINE = 500;
+
 function headerText(value: string, max = MAX_HEADER_VALUE): string {
   return truncate(value.replace(CONTROLS, ' ').replace(/\s+/g, ' ').trim(), max, '…');
 }

@@ -7,10 +7,15 @@
 import { constants } from 'node:fs';
 import { link, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { cannotWrite } from '../fs/atomic.js';
 import { readOpk, type OpkContents } from './read.js';
 
-/** Unpacks the data archive of `opk` into the existing, empty directory `destination`; `handle` as readOpk's. */
-export async function extractOpkData(opk: string, destination: string, options: { handle?: FileHandle } = {}): Promise<OpkContents> {
+/** Unpacks the data archive of `opk` into the existing, empty directory `destination`; `handle` and `maxDataSize` as readOpk's. */
+export async function extractOpkData(
+  opk: string,
+  destination: string,
+  options: { handle?: FileHandle; maxDataSize?: number | undefined } = {},
+): Promise<OpkContents> {
   return readOpk(opk, {
     ...options,
     onDataEntry: async (entry) => {
@@ -25,7 +30,11 @@ export async function extractOpkData(opk: string, destination: string, options: 
           const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, entry.mode);
           try {
             // Plain writes: a pipeline into a non-closing write stream never settles.
-            for await (const chunk of entry.body as AsyncIterable<Buffer>) await handle.write(chunk);
+            for await (const chunk of entry.body as AsyncIterable<Buffer>) {
+              await handle.write(chunk).catch((error: unknown) => {
+                throw cannotWrite(target, error);
+              });
+            }
             await handle.chmod(entry.mode);
           } finally {
             await handle.close();

@@ -64,7 +64,7 @@ export interface OpkDataEntry {
 export interface ReadOpkOptions {
   /** Called for each data entry, in archive order, after it passed the safety checks; awaited. */
   readonly onDataEntry?: (entry: OpkDataEntry) => void | Promise<void>;
-  /** Refuse ('opk.too-large') a data archive larger than this many bytes once decompressed. */
+  /** Refuse ('opk.too-large') a data archive larger than this many bytes once decompressed (a decompression bomb). */
   readonly maxDataSize?: number;
   /**
    * Read this open file, from its start, instead of opening the path (which
@@ -249,7 +249,7 @@ async function readData(body: Readable, member: string, file: string, options: R
     const { maxDataSize, onDataEntry } = options;
     if (maxDataSize !== undefined) {
       archive = limit(archive, maxDataSize, () =>
-        new FormatError('opk.too-large', file, `${member}: larger than ${maxDataSize} bytes once decompressed (maxDataSize)`),
+        new FormatError('opk.too-large', file, `${member}: larger than ${maxDataSize} bytes once decompressed (Unpacked-Size-Limit)`),
       );
     }
     const checker = new EntryChecker(context);

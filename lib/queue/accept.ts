@@ -33,13 +33,13 @@ import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type F
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import lockfile from 'proper-lockfile';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
-import { syncDirectory } from '../fs/atomic.js';
+import { cannotWrite, syncDirectory } from '../fs/atomic.js';
 import { digestHandle } from '../fs/hash.js';
+import { lockWhenFree } from '../fs/lock.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
@@ -51,6 +51,8 @@ export interface Routing {
   readonly queues: readonly { readonly name: string; readonly architectures: readonly string[]; readonly platforms: readonly string[] }[];
   /** Each served architecture's queue (FarmConfig validates that no two queues serve one). */
   readonly servedArchitectures: ReadonlyMap<string, string>;
+  /** Unpacked-Size-Limit: a larger source package is refused. */
+  readonly unpackedLimitBytes: number;
 }
 
 export interface AcceptedUpload {
@@ -129,14 +131,19 @@ async function acceptLocked(
   const incomingDir = dirname(changesPath);
   await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
   // Checked in the farm's copy: exactly what buildd will unpack.
-  const problems = await sourcePackageProblems(marker, sourceFile.name, changes);
+  const problems = await sourcePackageProblems(marker, sourceFile.name, changes, routing.unpackedLimitBytes);
   if (problems.length > 0) {
     await unlink(marker);
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
   }
   await copyVerified(changesPath, changesCopy);
   // No remarks, no file: recovery reads a missing one as none.
-  if (remarks !== '') await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
+  const remarksFile = join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`);
+  if (remarks !== '') {
+    await writeFile(remarksFile, remarks, { flush: true }).catch((error: unknown) => {
+      throw cannotWrite(remarksFile, error);
+    });
+  }
   await syncDirectory(layout.tmp);
 
   // Step 2.
@@ -252,11 +259,11 @@ async function recoverLocked(
  * nextSequence, called while this lock is held, keys its own on state/.
  */
 export async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
-  const release = await lockfile.lock(layout.tmp, {
-    lockfilePath: join(layout.state, 'accept.lock'),
-    stale: ACCEPT_LOCK_STALE_MS,
-    retries: { retries: 240, factor: 1.5, minTimeout: 20, maxTimeout: 500, randomize: true },
-  });
+  const release = await lockWhenFree(
+    layout.tmp,
+    { lockfilePath: join(layout.state, 'accept.lock'), stale: ACCEPT_LOCK_STALE_MS },
+    { waitMilliseconds: 120_000, minDelay: 20, maxDelay: 500 },
+  );
   try {
     return await work();
   } finally {
@@ -292,11 +299,13 @@ async function copyVerified(from: string, to: string, sha256?: string): Promise<
   if (source === undefined) {
     throw new UploadError('upload.changed', basename(from), 'is no longer a regular file with one link; check the upload again');
   }
-  await pipeline(
-    source.createReadStream(),
-    hasher,
-    createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }),
-  );
+  try {
+    await pipeline(source.createReadStream(), hasher, createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }));
+  } catch (error) {
+    // A full disk, most likely: no partial copy stays behind, and the message names it.
+    await unlink(to).catch(ignoreMissing);
+    throw cannotWrite(to, error);
+  }
   const actual = hash.digest('hex');
   if (sha256 !== undefined && actual !== sha256) {
     await unlink(to);

@@ -4,8 +4,8 @@
  * crash can skip a number but never hand one out twice.
  */
 import { readFile } from 'node:fs/promises';
-import lockfile from 'proper-lockfile';
 import { writeContentAtomic } from '../fs/atomic.js';
+import { lockWhenFree } from '../fs/lock.js';
 import type { QueueLayout } from '../layout.js';
 
 /** Locks older than this are taken over: no holder keeps the sequence lock for more than milliseconds. */
@@ -14,11 +14,11 @@ const STALE_LOCK_MS = 10_000;
 /** The next acceptance number. */
 export async function nextSequence(layout: QueueLayout): Promise<number> {
   const file = layout.sequenceFile;
-  const release = await lockfile.lock(layout.state, {
-    lockfilePath: `${file}.lock`,
-    stale: STALE_LOCK_MS,
-    retries: { retries: 50, minTimeout: 5, maxTimeout: 100 },
-  });
+  const release = await lockWhenFree(
+    layout.state,
+    { lockfilePath: `${file}.lock`, stale: STALE_LOCK_MS },
+    { waitMilliseconds: 5_000, minDelay: 5, maxDelay: 100 },
+  );
   try {
     const last = await readLast(file);
     const next = last + 1;

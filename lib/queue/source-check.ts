@@ -14,14 +14,18 @@ import { readOpk } from '../opk/read.js';
 
 const REQUIRED_FILES = ['format', 'control', 'changelog', 'build'] as const;
 
-/** Every reason the source package at `path` (named `name` in messages) is unusable; empty when it is fine. */
-export async function sourcePackageProblems(path: string, name: string, changes: Changes): Promise<string[]> {
+/**
+ * Every reason the source package at `path` (named `name` in messages) is
+ * unusable; empty when it is fine. Data inflating past `maxDataSize` bytes, when given, is one.
+ */
+export async function sourcePackageProblems(path: string, name: string, changes: Changes, maxDataSize?: number): Promise<string[]> {
   const tree = `usr/src/${changes.source}_${versionForFileName(changes.version)}`;
   const outside: string[] = [];
   const present = new Set<string>();
   let contents;
   try {
     contents = await readOpk(path, {
+      maxDataSize,
       onDataEntry: (entry) => {
         if (entry.path === '.' || entry.path === 'usr' || entry.path === 'usr/src' || entry.path === tree) return;
         if (!entry.path.startsWith(`${tree}/`)) outside.push(entry.path);

@@ -257,6 +257,15 @@ describe('parseChanges', () => {
     );
   });
 
+  it('rejects a Maintainer or Changed-By with a control character, which could smuggle a header into mail', () => {
+    expect(onlyProblem(replacing(9, 'Maintainer: Evil\rBcc: victim@example.net <evil@example.org>'))).toBe(
+      `${FILE}:9: Maintainer "Evil\\rBcc: victim@example.net <evil@example.org>" is not "Name <address>"`,
+    );
+    expect(onlyProblem(replacing(10, 'Changed-By: John\u0007Doe <john@example.org>'))).toBe(
+      `${FILE}:10: Changed-By "John\\u0007Doe <john@example.org>" is not "Name <address>"`,
+    );
+  });
+
   it('passes on the control parser errors: duplicate field, NUL byte, several stanzas', () => {
     const duplicate = thrown(inserting(3, 'Source: other'));
     expect(duplicate.message).toBe(`${FILE}:4: duplicate field "Source" (first at line 3)`);

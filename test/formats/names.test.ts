@@ -36,6 +36,13 @@ describe('packageNameProblem', () => {
   });
 });
 
+describe('package name length', () => {
+  it('accepts 100 characters and refuses more: names make file names that must fit NAME_MAX with their prefixes', () => {
+    expect(packageNameProblem('a'.repeat(100))).toBeUndefined();
+    expect(packageNameProblem('a'.repeat(101))).toBe(`package name "${'a'.repeat(40)}…" is longer than 100 characters`);
+  });
+});
+
 describe('sourceNameProblem', () => {
   it.each(['hello', 'opkg', 'libc', 'src', 'srcfoo', 'foo-src-bar'])('accepts %s', (name) => {
     expect(sourceNameProblem(name)).toBeUndefined();

@@ -246,6 +246,7 @@ describe('parseVersion', () => {
 
   it.each([
     ['', 'version is empty'],
+    [`1.${'0'.repeat(63)}`, 'version is longer than 64 characters'],
     [' ', 'version has embedded spaces'],
     ['1.0 1', 'version has embedded spaces'],
     ['1.0\t1', 'version has embedded spaces'],

@@ -210,6 +210,19 @@ describe('the notices', () => {
     expect(message.messageId).toMatch(/^<installed\.0000000042_hello_1\.0-1\./);
     expect(message.references).toEqual(['<accept.0000000042_hello_1.0-1@farm.example>']);
   });
+
+  it('installed: and every package left out, with the reason, on one line each', () => {
+    const { message } = installedMessage(SETTINGS, {
+      ...UPLOAD,
+      suite: 'trunk',
+      files: [],
+      leftOut: ['hello_1.0-1_all_all.opk: data.tar.gz: entry "./../escape": path has a ".." component', 'evil.opk: a\r\nBcc: x'],
+    });
+    expect(message.text).toBe(
+      'hello 1:1.0-1 is installed in trunk.\n\n  (no binary files)\n\nLeft out of the archive:\n' +
+        '  hello_1.0-1_all_all.opk: data.tar.gz: entry "./../escape": path has a ".." component\n  evil.opk: a Bcc: x\n',
+    );
+  });
 });
 
 describe('untrusted values in headers', () => {

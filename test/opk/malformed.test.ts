@@ -265,7 +265,7 @@ describe('the inner archives', () => {
     await expectFormatError(
       path,
       'opk.too-large',
-      `${path}: data.tar.xz: larger than 65536 bytes once decompressed (maxDataSize)`,
+      `${path}: data.tar.xz: larger than 65536 bytes once decompressed (Unpacked-Size-Limit)`,
       { maxDataSize: 65536 },
     );
     // Within the limit, the same package reads.
