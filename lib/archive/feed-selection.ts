@@ -4,14 +4,17 @@
  * version, then the highest build, which is what inclusion leaves indexed
  * (include.ts: an older version is superseded, a same version replaces).
  * One stanza per package and group, in the section of the chosen package.
+ * Chosen stanzas wait in a TextArena until the feeds are written.
  *
  * A section that a package of the group was ever in keeps its feed, empty
  * when nothing is chosen there any more: inclusion rewrites the section a
  * package leaves as an empty Packages rather than removing it.
  */
-import { feedGroupPath, feedPath } from './paths.js';
-import { packagesText, type FormattedStanza } from './feeds.js';
 import { compareVersions } from '../formats/version.js';
+import { fieldValue } from './feed-section.js';
+import { gzipPackages } from './packages-gz.js';
+import { feedGroupPath, feedPath } from './paths.js';
+import { TextArena, type ArenaText } from './text-arena.js';
 
 /** A pool file offered for one feed group. */
 export interface Offer {
@@ -30,17 +33,22 @@ export interface Offer {
 
 /** One feed as the selection makes it. */
 export interface SelectedFeed {
-  /** The Packages text. */
-  readonly text: string;
-  readonly packages: number;
+  /** The Packages file. */
+  readonly packages: Buffer;
+  /** The Packages.gz. */
+  readonly gz: Buffer;
+  /** Stanzas in it. */
+  readonly stanzas: number;
 }
 
-interface Chosen extends FormattedStanza {
+/** The choice for a package so far; its stanza text is in the selection's arena. */
+interface Chosen extends ArenaText {
   readonly version: string;
   readonly build: number;
-  readonly pool: string;
   readonly section: string;
 }
+
+const BLANK_LINE = Buffer.from('\n');
 
 interface Group {
   readonly distribution: string;
@@ -52,21 +60,15 @@ interface Group {
 
 export class FeedSelection {
   readonly #groups = new Map<string, Group>();
+  readonly #texts = new TextArena();
 
   /** Considers a pool file for its group; keeps it when it is newer than the package's choice so far. */
   offer(offer: Offer): void {
     const group = this.#group(offer.distribution, offer.architecture, offer.platform);
     group.sections.add(offer.section);
     const current = group.chosen.get(offer.package);
-    if (current !== undefined && compareChoice(offer, current) <= 0) return;
-    group.chosen.set(offer.package, {
-      package: offer.package,
-      version: offer.version,
-      build: offer.build,
-      pool: offer.pool,
-      section: offer.section,
-      text: offer.text,
-    });
+    if (current !== undefined && this.#compareChoice(offer, current) <= 0) return;
+    group.chosen.set(offer.package, { ...this.#texts.add(offer.text), version: offer.version, build: offer.build, section: offer.section });
   }
 
   /** Makes sure a section feed exists (an existing feed directory), empty unless a package is chosen there. */
@@ -82,9 +84,36 @@ export class FeedSelection {
     }
     for (const feed of [...sections.keys()].sort(byteOrder)) {
       const { group, section } = sections.get(feed) as { group: Group; section: string };
-      const chosen = [...group.chosen.values()].filter((stanza) => stanza.section === section);
-      yield [feed, { text: packagesText(chosen), packages: chosen.length }];
+      const chosen = [...group.chosen].filter(([, stanza]) => stanza.section === section).sort(([a], [b]) => byteOrder(a, b));
+      yield [feed, this.#feedFiles(chosen)];
     }
+  }
+
+  /** The Packages file (stanzas a blank line apart) and Packages.gz of sorted choices. */
+  #feedFiles(chosen: ReadonlyArray<readonly [string, Chosen]>): SelectedFeed {
+    const pieces: Buffer[] = [];
+    const offsets: number[] = [];
+    let length = 0;
+    for (const [, stanza] of chosen) {
+      if (pieces.length > 0) {
+        pieces.push(BLANK_LINE);
+        length += 1;
+      }
+      const bytes = this.#texts.get(stanza);
+      offsets.push(length);
+      pieces.push(bytes);
+      length += bytes.length;
+    }
+    const packages = Buffer.concat(pieces, length);
+    return { packages, gz: gzipPackages(packages, chosen.map(([pkg]) => ({ package: pkg })), offsets), stanzas: chosen.length };
+  }
+
+  /** Version, then build; the pool file (by Filename) only breaks ties between files no inclusion would leave side by side. */
+  #compareChoice(offer: Offer, current: Chosen): number {
+    const byVersion = compareVersions(offer.version, current.version) || offer.build - current.build;
+    if (byVersion !== 0) return byVersion;
+    const filename = (text: string) => fieldValue(text, 'Filename') ?? '';
+    return byteOrder(filename(offer.text), filename(this.#texts.get(current).toString('utf8')));
   }
 
   #group(distribution: string, architecture: string, platform: string): Group {
@@ -96,11 +125,6 @@ export class FeedSelection {
     }
     return group;
   }
-}
-
-/** Version, then build; the pool path only breaks ties between files no inclusion would leave side by side. */
-function compareChoice(offer: Offer, current: Chosen): number {
-  return compareVersions(offer.version, current.version) || offer.build - current.build || byteOrder(offer.pool, current.pool);
 }
 
 function byteOrder(a: string, b: string): number {
