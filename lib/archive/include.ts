@@ -342,11 +342,11 @@ export class FeedCache {
     return group;
   }
 
-  /** Writes every group this batch used; returns the feed directories written, by group. */
+  /** Writes every group this batch used, side by side (FeedGroup.write); returns the feed directories written, by group. */
   async write(): Promise<Map<FeedGroup, string[]>> {
-    const written = new Map<FeedGroup, string[]>();
-    for (const group of this.#current) written.set(group, await group.write());
-    return written;
+    const groups = [...this.#current];
+    const written = await Promise.all(groups.map((group) => group.write()));
+    return new Map(groups.map((group, i) => [group, written[i] as string[]]));
   }
 }
 
