@@ -75,7 +75,8 @@ import { binaryControlProblem, sectionOf, sourceControlProblem } from './check-p
 import { readEntryFiles, type EntryFiles } from './entry.js';
 import { InclusionError } from './errors.js';
 import { fieldValue } from './feed-section.js';
-import { FeedGroup, indexedControlText, indexStanzaText } from './feeds.js';
+import { FeedCache } from './feed-cache.js';
+import { indexedControlText, indexStanzaText, type FeedGroup } from './feeds.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
 import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.js';
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
@@ -160,6 +161,8 @@ export interface InclusionOptions {
   /** Feed indexes kept from earlier batches (a daemon's); each is checked against the disk before reuse. */
   readonly feedCache?: FeedCache;
 }
+
+export { FeedCache } from './feed-cache.js';
 
 /** Prefix, in tmp/, of an included entry being deleted. */
 const INCLUDED_PREFIX = '.tmp-included-';
@@ -306,47 +309,6 @@ class Batch {
 
   async #step(step: InclusionStep): Promise<void> {
     await this.options.onStep?.(step);
-  }
-}
-
-/**
- * Feed groups by distribution, architecture and platform, each loaded once
- * per batch; kept across batches by a daemon (InclusionOptions.feedCache), a
- * kept group is reused only when its Packages files are the ones it wrote.
- */
-export class FeedCache {
-  readonly #groups = new Map<string, FeedGroup>();
-  /** Groups read or checked against the disk in this batch. */
-  readonly #current = new Set<FeedGroup>();
-
-  constructor(private readonly layout: QueueLayout) {}
-
-  beginBatch(): void {
-    this.#current.clear();
-  }
-
-  clear(): void {
-    this.#groups.clear();
-    this.#current.clear();
-  }
-
-  async get(distribution: string, build: Build): Promise<FeedGroup> {
-    const id = `${distribution}/${buildName(build)}`;
-    let group = this.#groups.get(id);
-    if (group !== undefined && !this.#current.has(group) && !(await group.isCurrent())) group = undefined;
-    if (group === undefined) {
-      group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
-      this.#groups.set(id, group);
-    }
-    this.#current.add(group);
-    return group;
-  }
-
-  /** Writes every group this batch used, side by side (FeedGroup.write); returns the feed directories written, by group. */
-  async write(): Promise<Map<FeedGroup, string[]>> {
-    const groups = [...this.#current];
-    const written = await Promise.all(groups.map((group) => group.write()));
-    return new Map(groups.map((group, i) => [group, written[i] as string[]]));
   }
 }
 
