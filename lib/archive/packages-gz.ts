@@ -3,9 +3,10 @@
  * a writer changing one stanza compresses one chunk again, not the whole
  * feed (a 6 MiB feed took 65 ms to gzip on every inclusion).
  *
- * A gzip file of several members is one valid gzip file (RFC 1952, 2.2):
- * zcat, zlib's gunzip (Node's gunzipSync), libarchive and busybox, opkg's
- * decompressors, read it as the concatenation of the members' data.
+ * A gzip file of several members is one valid gzip file (RFC 1952, 2.2),
+ * read as the concatenation of the members' data: checked with zcat,
+ * `gzip --test`, Node's gunzipSync and Python's gzip; libarchive and
+ * busybox, which opkg builds decompress with, document the same.
  *
  * Where chunks begin depends on the stanzas alone (a chunk starts at a
  * stanza whose package name hashes to a multiple of CHUNK_STANZAS, and at
