@@ -5,7 +5,7 @@
  * have pool files of their own, and a version goes into one distribution.
  * Each time reindex rebuilds the same feeds from the pool.
  */
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -127,6 +127,21 @@ describe('versions that differ by their epoch', () => {
     const trunk = await readFile(join(layout.archive, AMD64_FEED, 'Packages'), 'utf8');
     expect(trunk).toContain('Filename: ../../../../../../pool/f/foo/foo_1:1.0-1_amd64-linux-glibc_all.opk\n');
     await expectReindexReproduces(layout);
+  });
+});
+
+describe('pool names made before they kept the epoch', () => {
+  it('are still read: reindex lists them and verify finds nothing wrong', async () => {
+    const layout = await queueRoot();
+    await includeEntry(layout, await makeEntry(layout, foo(1, '1:1.0-1')));
+    const directory = join(layout.archive, 'pool/f/foo');
+    for (const name of await readdir(directory)) await rename(join(directory, name), join(directory, name.replace('_1:1.0-1_', '_1.0-1_')));
+    await rm(join(layout.archive, 'feeds'), { recursive: true });
+    const report = await reindexArchive(layout);
+    expect(report.problems).toEqual([]);
+    expect(await versionsIn(layout, AMD64_FEED)).toEqual({ foo: '1:1.0-1' });
+    expect(await readFile(join(layout.archive, AMD64_FEED, 'Packages'), 'utf8')).toContain('/pool/f/foo/foo_1.0-1_amd64-linux-glibc_all.opk\n');
+    expect((await verifyArchive(layout)).problems).toEqual([]);
   });
 });
 
