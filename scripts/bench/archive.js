@@ -34,7 +34,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -333,13 +333,17 @@ function machineTicks() {
   return { busy: total - idle, total };
 }
 
-/** How much of the machine's CPU went to other processes while this one ran `seconds`: "N% of the machine". */
+/**
+ * How much of the machine's CPU went to other processes while this one ran
+ * `seconds`: the machine's busy share (all cores, /proc/stat) less this
+ * process's CPU time (every thread) over the same capacity, "N% of the machine".
+ */
 function otherWork(before, cpu, seconds) {
   const after = machineTicks();
   if (before === undefined || after === undefined) return 'unknown';
-  const ticksPerSecond = (after.total - before.total) / seconds;
-  const othersSeconds = (after.busy - before.busy) / ticksPerSecond - cpuSeconds(cpu);
-  return `${Math.max(0, Math.round((othersSeconds / ((after.total - before.total) / ticksPerSecond)) * 100))}% of the machine`;
+  const busyShare = (after.busy - before.busy) / (after.total - before.total);
+  const ownShare = cpuSeconds(cpu) / (seconds * availableParallelism());
+  return `${Math.max(0, Math.round((busyShare - ownShare) * 100))}% of the machine`;
 }
 
 function cpuSeconds(since) {
