@@ -12,6 +12,12 @@
  * repeated packages) is parsed in full instead, and marked changed so the
  * next write puts it right. Members of the Packages.gz read along are
  * reused while they still hold their chunk's text.
+ *
+ * A section is cut only when it must be: most sections a writer reads are
+ * only asked whether they list a package, which a search of the file's
+ * bytes for the name answers (a Package field of any spelling has the name
+ * between ":" or blanks and a blank or the end of its line; a name found
+ * only elsewhere, in a Depends, costs a cut).
  */
 import { isAscii } from 'node:buffer';
 import { FormatError } from '../errors.js';
@@ -49,6 +55,10 @@ export class SectionFeed {
   #stanzas: Listed[] = [];
   /** Gzip members of the chunks as last written (or read), by chunkKey. */
   #chunks = new Map<string, CachedChunk>();
+  /** The Packages and Packages.gz files as read, until the section is cut. */
+  #files: { readonly packages: Buffer; readonly gz: Buffer | undefined } | undefined;
+  /** The last package a search found the uncut files cannot list (an inclusion asks, then unlists it). */
+  #notListed: string | undefined;
   /** True when the files on disk are not what `files` would write. */
   changed = false;
 
@@ -62,30 +72,53 @@ export class SectionFeed {
     return section;
   }
 
-  /** A section as its Packages file and Packages.gz (when there is one) hold it. */
+  /** A section as its Packages file and Packages.gz (when there is one) hold it; cut when first needed. */
   static read(file: string, packages: Buffer, gz: Buffer | undefined): SectionFeed {
     const section = new SectionFeed(file);
+    section.#files = { packages, gz };
+    return section;
+  }
+
+  /** Cuts the files as read into stanzas, once. */
+  #cut(): void {
+    if (this.#files === undefined) return;
+    const { packages, gz } = this.#files;
+    this.#files = undefined;
     // Feeds are nearly always ASCII, which decodes several times faster as latin1 (the same characters then).
     const ascii = isAscii(packages);
     const text = packages.toString(ascii ? 'latin1' : 'utf8');
     const laidOut = cutStanzas(text);
     if (laidOut === undefined) {
-      section.#stanzas = parseStanzas(text, file).map(listed);
-      section.changed = true;
+      this.#stanzas = parseStanzas(text, this.file).map(listed);
+      this.changed = true;
     } else {
-      section.#stanzas = laidOut.stanzas;
+      this.#stanzas = laidOut.stanzas;
       // Offsets in an ASCII text are offsets in the file.
-      section.#reuseMembers(gz, ascii ? { packages, offsets: laidOut.offsets } : undefined);
+      this.#reuseMembers(gz, ascii ? { packages, offsets: laidOut.offsets } : undefined);
     }
-    return section;
   }
 
-  get size(): number {
-    return this.#stanzas.length;
+  /** False when the section cannot list `pkg`; true when it may (it is then cut to know). */
+  #mayList(pkg: string): boolean {
+    if (this.#files === undefined) return true;
+    if (this.#notListed === pkg) return false;
+    const { packages } = this.#files;
+    const name = Buffer.from(pkg);
+    for (let at = packages.indexOf(name); at >= 0; at = packages.indexOf(name, at + 1)) {
+      const before = at === 0 ? undefined : packages[at - 1];
+      const after = packages[at + name.length];
+      if ((before === COLON || before === SPACE || before === TAB) && (after === undefined || after === NEWLINE || after === SPACE || after === TAB || after === RETURN)) {
+        return true;
+      }
+    }
+    this.#notListed = pkg;
+    return false;
   }
 
   /** The package's stanza, its version checked. */
   get(pkg: string): IndexedStanza | undefined {
+    if (!this.#mayList(pkg)) return undefined;
+    this.#cut();
     const at = this.#find(pkg);
     const stanza = this.#stanzas[at];
     if (stanza?.package !== pkg) return undefined;
@@ -96,6 +129,7 @@ export class SectionFeed {
 
   /** Lists `stanza`, replacing the package's stanza if any. */
   set(stanza: IndexedStanza): void {
+    this.#cut();
     const at = this.#find(stanza.package);
     if (this.#stanzas[at]?.package === stanza.package) this.#stanzas[at] = listed(stanza);
     else this.#stanzas.splice(at, 0, listed(stanza));
@@ -104,6 +138,8 @@ export class SectionFeed {
 
   /** Unlists a package; false when it was not listed. */
   delete(pkg: string): boolean {
+    if (!this.#mayList(pkg)) return false;
+    this.#cut();
     const at = this.#find(pkg);
     if (this.#stanzas[at]?.package !== pkg) return false;
     this.#stanzas.splice(at, 1);
@@ -113,6 +149,7 @@ export class SectionFeed {
 
   /** The Packages text and Packages.gz of the section now; chunks unchanged since the last call keep their member. */
   files(): SectionFiles {
+    this.#cut();
     const stanzas = this.#stanzas;
     const text = stanzas.map((stanza) => stanza.text).join('\n');
     if (stanzas.length === 0) {
@@ -168,6 +205,12 @@ export class SectionFeed {
     return low;
   }
 }
+
+const COLON = 0x3a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
 
 /** A chunk is known by its first package, and whether it starts the feed (its text then has no leading blank line). */
 function chunkKey(stanzas: readonly Listed[], start: number): string {

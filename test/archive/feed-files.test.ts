@@ -77,12 +77,23 @@ describe('a section feed', () => {
   it('reads a Packages file laid out otherwise in full, keeping the highest of a package listed twice, and marks it for writing', () => {
     const text = 'Package: b\nVersion: 1\n\n\nPackage: a\nVersion: 2\n\nPackage: b\nVersion: 3\n';
     const section = SectionFeed.read('Packages', Buffer.from(text), undefined);
-    expect(section.changed).toBe(true);
     expect(section.get('b')?.version).toBe('3');
+    expect(section.changed).toBe(true);
     expect(section.files().text).toBe('Package: a\nVersion: 2\n\nPackage: b\nVersion: 3\n');
   });
 
   it('names the file of a stanza without a Version', () => {
-    expect(() => SectionFeed.read('/feeds/x/Packages', Buffer.from('Package: a\n'), undefined)).toThrow(/\/feeds\/x\/Packages.*no Version/);
+    expect(() => SectionFeed.read('/feeds/x/Packages', Buffer.from('Package: a\n'), undefined).get('a')).toThrow(/\/feeds\/x\/Packages.*no Version/);
+  });
+
+  it('finds a package however its Package field is spelled, and not one only named in other fields', () => {
+    const text = 'Package: bar\nVersion: 1\nDepends: foo-doc, libfoo (>= 1)\nSource: baz\n\npackage:foo \nVersion: 2\n';
+    const section = SectionFeed.read('Packages', Buffer.from(text), undefined);
+    expect(section.get('foo')?.version).toBe('2');
+    const other = SectionFeed.read('Packages', Buffer.from('Package: bar\nVersion: 1\nDepends: foo-doc, libfoo (>= 1), foo\n'), undefined);
+    expect(other.get('foo')).toBeUndefined();
+    expect(other.get('baz')).toBeUndefined();
+    expect(other.delete('baz')).toBe(false);
+    expect(other.get('bar')?.version).toBe('1');
   });
 });
