@@ -33,7 +33,7 @@
  * finishes the job. Feeds whose two files already hold the new content are
  * left alone.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { QueueLayout } from '../layout.js';
 import { FeedSelection } from './feed-selection.js';
@@ -44,6 +44,9 @@ import { inArchive, UPLOAD_CHANNEL } from './paths.js';
 import { listPoolDirectories } from './pool-listing.js';
 import { readPoolDirectories } from './pool-reader.js';
 import type { PoolRecord } from './pool-stanzas.js';
+
+/** How much of a feed's Packages is compared at a time. */
+const COMPARE_PIECE = 256 * 1024;
 
 export interface ReindexOptions {
   readonly lock?: ArchiveLockOptions;
@@ -151,6 +154,27 @@ class Reindex {
       });
     const packagesGz = await read('Packages.gz');
     if (packagesGz === undefined || !packagesGz.equals(gz)) return false;
-    return (await read('Packages'))?.equals(packages) ?? false;
+    return fileHolds(inArchive(this.layout, posix.join(feed, 'Packages')), packages);
+  }
+}
+
+/** Whether a file holds exactly `bytes`, read a piece at a time (a feed's Packages is megabytes). */
+async function fileHolds(path: string, bytes: Buffer): Promise<boolean> {
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  if (handle === undefined) return false;
+  try {
+    if ((await handle.stat()).size !== bytes.length) return false;
+    const piece = Buffer.allocUnsafe(Math.min(COMPARE_PIECE, bytes.length));
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, bytes.length - at), at);
+      if (bytesRead === 0 || !piece.subarray(0, bytesRead).equals(bytes.subarray(at, at + bytesRead))) return false;
+      at += bytesRead;
+    }
+    return true;
+  } finally {
+    await handle.close();
   }
 }
