@@ -8,8 +8,8 @@
 import { ANY, isConcreteArchitecture, platformProblem, SRC } from '../formats/architecture.js';
 import type { Stanza } from '../formats/control.js';
 import { packageNameProblem, sourcePackageName } from '../formats/names.js';
-import { versionForFileName, versionProblem } from '../formats/version.js';
-import type { PoolFileName } from './paths.js';
+import { versionProblem } from '../formats/version.js';
+import { poolNameHasVersion, type PoolFileName } from './paths.js';
 
 /** What the upload and the build say a binary must be. */
 export interface BinaryExpectation {
@@ -91,9 +91,10 @@ export function pooledControlProblem(control: Stanza, name: PoolFileName, source
     (platform === ANY ? 'Platform "any" is not a platform a package is built for' : undefined) ??
     sectionProblem(control);
   if (problem !== undefined) return problem;
-  const named = `${pkg}_${versionForFileName(version)}_${architecture}_${platform}`;
+  const named = `${pkg}_${version}_${architecture}_${platform}`;
   const fileNamed = `${name.package}_${name.version}_${name.architecture}_${name.platform}`;
-  if (named !== fileNamed) return `the control says ${named}, the file name ${fileNamed}`;
+  const fits = name.package === pkg && poolNameHasVersion(name, version) && name.architecture === architecture && name.platform === platform;
+  if (!fits) return `the control says ${named}, the file name ${fileNamed}`;
   if (architecture === SRC) {
     return pkg === sourcePackageName(sourceDirectory) ? undefined : `a source package in the pool directory of ${quote(sourceDirectory)} must be ${quote(sourcePackageName(sourceDirectory))}`;
   }

@@ -26,7 +26,7 @@
 import { lstat, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SRC } from '../formats/architecture.js';
-import { compareVersions } from '../formats/version.js';
+import { compareVersions, versionForFileName } from '../formats/version.js';
 import { DirectorySyncs, writeContentAtomic } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 import { sourcePackageName } from '../formats/names.js';
@@ -186,7 +186,8 @@ function keptFiles(files: readonly PoolFile[], context: KeepContext): Map<string
     if (!kept.has(file.pool)) kept.set(file.pool, reason);
   };
   for (const file of files) if (referenced.has(file.pool)) keep(file, 'indexed');
-  for (const file of files) if (marks.has(`${file.name.package}_${file.name.version}`)) keep(file, 'keep-mark');
+  // Keep marks, like upload file names, drop the epoch.
+  for (const file of files) if (marks.has(`${file.name.package}_${versionForFileName(file.name.version)}`)) keep(file, 'keep-mark');
   for (const newest of newestBuilds(files, options.keepBuilds)) keep(newest, 'recent-build');
   for (const file of files) {
     const since = state.unreferencedSince.get(file.pool);
@@ -299,7 +300,8 @@ class IncludedFiles {
       this.#bySource.set(source, names);
     }
     const { package: pkg, version, architecture, platform } = file.name;
-    return names.has(`${pkg}_${version}_${architecture}_${platform}.opk`);
+    // Results name binaries as uploads do: without the epoch.
+    return names.has(`${pkg}_${versionForFileName(version)}_${architecture}_${platform}.opk`);
   }
 
   async #read(source: string): Promise<Set<string>> {

@@ -26,18 +26,43 @@
  * left behind is deleted by the next inclusion. The mail may then be sent
  * twice; it is never lost.
  *
- * An older version than the one indexed is superseded: reported, and neither
- * pooled nor indexed. A same version replaces the indexed stanza: with the
- * same bytes it is the same pool file; with other bytes (a rebuild) it is
- * pooled as the next build (`..._b2.opk`, pool.ts), the index lists that
- * newest build, and the earlier builds stay in the pool until collected.
+ * Versions are decided per source within the upload's distribution, as
+ * its users see it: the feeds of one distribution list one version of a
+ * source, with the binaries that version builds.
+ * - An upload older than the version of its source indexed in the
+ *   distribution (the `src` feed's `src-<source>`) is superseded whole:
+ *   reported, and none of its packages pooled or indexed, even a binary the
+ *   newer version does not build. A package older than its own indexed
+ *   version (one that moved to this source from another) is superseded too.
+ * - A same version replaces the indexed stanzas: with the same bytes it is
+ *   the same pool file; with other bytes (a rebuild) it is pooled as the
+ *   next build (`..._b2.opk`, pool.ts), the index lists that newest build,
+ *   and the earlier builds stay in the pool until collected.
+ * - A newer version replaces its binaries' stanzas, and the binaries of
+ *   older versions of the source that it no longer builds (not in its
+ *   source package's Binary field) leave the distribution's feeds: they are
+ *   reported as dropped and stay in the pool until collected. Like dak's
+ *   removal of cruft, this keeps a feed from offering a package whose
+ *   source is gone, built against the rest of an older version (its
+ *   `Depends: foo (= 1.0)` uninstallable beside foo 2.0). A binary the new
+ *   version still builds but whose build failed keeps its older stanza: the
+ *   package stays installable until the build succeeds. A source package
+ *   without a Binary field drops nothing.
+ * - A version is uploaded into one distribution: an upload of a version
+ *   whose source package is in the pool from another distribution is
+ *   refused whole. Its packages would share the pool names of the other
+ *   upload's, and the pool, from which reindex rebuilds the feeds, could
+ *   not tell which build belongs to which distribution.
+ * reindex.ts (pool-stanzas.ts, feed-selection.ts) makes the same choices
+ * from the pool alone, so it writes the feeds inclusion wrote.
  */
 import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, FormatError } from '../errors.js';
 import { SRC } from '../formats/architecture.js';
 import { parseChanges, uploadFileNameProblem, type Changes } from '../formats/changes.js';
-import { formatStanza, type Stanza } from '../formats/control.js';
+import { listValue, type Stanza } from '../formats/control.js';
+import { sourcePackageName } from '../formats/names.js';
 import { compareVersions, versionForFileName } from '../formats/version.js';
 import { DirectorySyncs, syncDirectory } from '../fs/atomic.js';
 import { digestFile, type FileDigests } from '../fs/hash.js';
@@ -49,11 +74,14 @@ import { buildName, parseBuildName, parseBuildResult, type Build } from './build
 import { binaryControlProblem, sectionOf, sourceControlProblem } from './check-package.js';
 import { readEntryFiles, type EntryFiles } from './entry.js';
 import { InclusionError } from './errors.js';
-import { FeedGroup, indexStanza } from './feeds.js';
+import { fieldValue } from './feed-section.js';
+import { FeedCache } from './feed-cache.js';
+import { indexedControlText, indexStanzaText, type FeedGroup } from './feeds.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
 import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.js';
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
 import { placeInPool } from './pool.js';
+import { binaryFeedsOf, pooledForOtherDistribution, sourcePoolFiles, type SourcePoolFile } from './source-pool.js';
 
 /** A package now in the pool and its feed. */
 export interface InstalledPackage {
@@ -76,7 +104,7 @@ export interface RefusedFile {
   readonly reason: string;
 }
 
-/** A package older than the version its feed already indexes: left out. */
+/** A package older than the version indexed (its source's, or its own): left out. */
 export interface SupersededPackage {
   /** The file's name in the archive-queue entry. */
   readonly file: string;
@@ -84,6 +112,14 @@ export interface SupersededPackage {
   readonly version: string;
   readonly indexedVersion: string;
   /** Archive-relative feed directory that indexes the newer version. */
+  readonly feed: string;
+}
+
+/** A binary of an older version of the source that the included version no longer builds: unlisted. */
+export interface DroppedPackage {
+  readonly package: string;
+  readonly version: string;
+  /** Archive-relative feed directory it was listed in. */
   readonly feed: string;
 }
 
@@ -104,6 +140,8 @@ export interface InclusionReport {
   readonly installed: InstalledPackage[];
   readonly refused: RefusedFile[];
   readonly superseded: SupersededPackage[];
+  /** Sorted by feed, then package. */
+  readonly dropped: DroppedPackage[];
   readonly failedBuilds: FailedBuild[];
   /** Archive-relative feed directories whose Packages files were written. */
   readonly feeds: string[];
@@ -126,6 +164,8 @@ export interface InclusionOptions {
   readonly unpackedLimitBytes?: number;
 }
 
+export { FeedCache } from './feed-cache.js';
+
 /** Prefix, in tmp/, of an included entry being deleted. */
 const INCLUDED_PREFIX = '.tmp-included-';
 
@@ -141,10 +181,13 @@ interface Candidate extends Build {
   readonly pool: string;
   /** Archive-relative feed directory. */
   readonly feed: string;
-  readonly control: Stanza;
+  /** The control fields as the index stanza starts (feeds.ts indexedControlText). */
+  readonly controlText: string;
   readonly digests: FileDigests;
   /** The index stanza naming the first build's pool file. */
-  readonly stanza: Stanza;
+  readonly stanza: string;
+  /** A source package's Binary field: the binaries its version builds (undefined without one, and for binaries). */
+  readonly builds: readonly string[] | undefined;
 }
 
 /** A candidate linked into the pool, under the name of its build. */
@@ -271,53 +314,13 @@ class Batch {
   }
 }
 
-/**
- * Feed groups by distribution, architecture and platform, each loaded once
- * per batch; kept across batches by a daemon (InclusionOptions.feedCache), a
- * kept group is reused only when its Packages files are the ones it wrote.
- */
-export class FeedCache {
-  readonly #groups = new Map<string, FeedGroup>();
-  /** Groups read or checked against the disk in this batch. */
-  readonly #current = new Set<FeedGroup>();
-
-  constructor(private readonly layout: QueueLayout) {}
-
-  beginBatch(): void {
-    this.#current.clear();
-  }
-
-  clear(): void {
-    this.#groups.clear();
-    this.#current.clear();
-  }
-
-  async get(distribution: string, build: Build): Promise<FeedGroup> {
-    const id = `${distribution}/${buildName(build)}`;
-    let group = this.#groups.get(id);
-    if (group !== undefined && !this.#current.has(group) && !(await group.isCurrent())) group = undefined;
-    if (group === undefined) {
-      group = await FeedGroup.load(this.layout, distribution, build.architecture, build.platform);
-      this.#groups.set(id, group);
-    }
-    this.#current.add(group);
-    return group;
-  }
-
-  /** Writes every group this batch used; returns the feed directories written, by group. */
-  async write(): Promise<Map<FeedGroup, string[]>> {
-    const written = new Map<FeedGroup, string[]>();
-    for (const group of this.#current) written.set(group, await group.write());
-    return written;
-  }
-}
-
 /** Step 4 for one entry of a batch. */
 class Inclusion {
   readonly #refused: RefusedFile[] = [];
   readonly #failedBuilds: FailedBuild[] = [];
   readonly #candidates: Candidate[] = [];
   readonly #superseded: SupersededPackage[] = [];
+  readonly #dropped: DroppedPackage[] = [];
   readonly #installed: Placed[] = [];
   readonly #logs: BuildRecord[] = [];
   /** Feed groups this entry read or changed: their written feeds are in its report. */
@@ -374,6 +377,15 @@ class Inclusion {
 
   /** Step 2 and the in-memory half of step 3: pools what is not superseded and puts it into its feed group. */
   async pool(feeds: FeedCache, syncs: DirectorySyncs): Promise<void> {
+    const poolFiles = await sourcePoolFiles(this.layout, this.source);
+    const elsewhere = await pooledForOtherDistribution(this.layout, this.source, this.changes.version, this.changes.distribution, poolFiles);
+    if (elsewhere !== undefined) {
+      const problem = `${this.source} ${this.changes.version} is in the pool from an upload to ${elsewhere.distribution} (${elsewhere.pool}); a version goes into one distribution: upload a version of its own to ${this.changes.distribution}`;
+      for (const candidate of this.#candidates) this.#refuse(candidate.name, problem);
+      return;
+    }
+    const sourceIndexed = (await this.#group(feeds, { architecture: SRC, platform: 'all' })).indexed(sourcePackageName(this.source));
+    const newerSource = sourceIndexed !== undefined && compareVersions(this.changes.version, sourceIndexed.version) < 0 ? sourceIndexed : undefined;
     const toPlace: Candidate[] = [];
     const pooledBy = new Map<string, string>();
     for (const candidate of this.#candidates) {
@@ -383,8 +395,9 @@ class Inclusion {
         continue;
       }
       pooledBy.set(candidate.pool, candidate.name);
-      const indexed = (await this.#group(feeds, candidate)).indexedVersion(candidate.package);
-      if (indexed !== undefined && compareVersions(candidate.version, indexed.version) < 0) {
+      const own = (await this.#group(feeds, candidate)).indexed(candidate.package);
+      const indexed = own !== undefined && compareVersions(candidate.version, own.version) < 0 ? own : newerSource;
+      if (indexed !== undefined) {
         this.#superseded.push({
           file: candidate.name,
           package: candidate.package,
@@ -405,11 +418,29 @@ class Inclusion {
         continue;
       }
       const stanza =
-        placement.pool === candidate.pool ? candidate.stanza : indexStanza(candidate.control, feedFilename(candidate.feed, placement.pool), candidate.digests);
+        placement.pool === candidate.pool ? candidate.stanza : indexStanzaText(candidate.controlText, feedFilename(candidate.feed, placement.pool), candidate.digests);
       this.#installed.push({ ...candidate, pool: placement.pool, stanza, buildNumber: placement.build });
     }
     // Written by the batch once every entry is pooled and the pool fsynced.
-    for (const candidate of this.#installed) (await this.#group(feeds, candidate)).put(candidate.section, candidate.stanza);
+    for (const candidate of this.#installed) {
+      (await this.#group(feeds, candidate)).put(candidate.section, { package: candidate.package, version: candidate.version, text: candidate.stanza });
+    }
+    const source = this.#installed.find((candidate) => candidate.architecture === SRC);
+    if (source?.builds !== undefined) await this.#dropNoLongerBuilt(feeds, source.builds, poolFiles);
+  }
+
+  /** Unlists the binaries of older versions of the source that are not in `builds` (see the file comment). */
+  async #dropNoLongerBuilt(feeds: FeedCache, builds: readonly string[], poolFiles: readonly SourcePoolFile[]): Promise<void> {
+    const built = new Set(builds);
+    for (const binary of binaryFeedsOf(poolFiles)) {
+      if (built.has(binary.package)) continue;
+      const group = await this.#group(feeds, binary);
+      const indexed = group.indexed(binary.package);
+      if (indexed === undefined || (fieldValue(indexed.text, 'Source') ?? indexed.package) !== this.source) continue;
+      if (compareVersions(indexed.version, this.changes.version) >= 0) continue;
+      group.remove(binary.package);
+      this.#dropped.push({ package: indexed.package, version: indexed.version, feed: indexed.feed });
+    }
   }
 
   /** Step 4: logs and results (those an interrupted run stored already are not in the entry's results any more). */
@@ -445,6 +476,7 @@ class Inclusion {
         .sort((a, b) => byteOrder(a.file, b.file)),
       refused: [...this.#refused].sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.reason, b.reason)),
       superseded: [...this.#superseded].sort((a, b) => byteOrder(a.file, b.file)),
+      dropped: [...this.#dropped].sort((a, b) => byteOrder(a.feed, b.feed) || byteOrder(a.package, b.package)),
       failedBuilds: [...this.#failedBuilds].sort((a, b) => byteOrder(buildName(a), buildName(b))),
       feeds: [...feeds].sort(byteOrder),
     };
@@ -562,15 +594,17 @@ class Inclusion {
     const digests = await digestFile(path);
     const pool = poolPath(this.source, poolFileName(pkg, version, build.architecture, build.platform));
     const feed = feedPath(changes.distribution, build.architecture, build.platform, section);
-    const stanza = indexStanza(control, feedFilename(feed, pool), digests);
+    let controlText: string;
     try {
-      formatStanza(stanza);
+      controlText = indexedControlText(control);
     } catch (error) {
       if (!(error instanceof FormatError)) throw error;
       this.#refuse(name, `the control file cannot be written into an index: ${error.detail}`);
       return undefined;
     }
-    return { ...build, name, path, package: pkg, version, section, pool, feed, control, digests, stanza };
+    const stanza = indexStanzaText(controlText, feedFilename(feed, pool), digests);
+    const builds = build.architecture === SRC && control.has('Binary') ? listValue(control.get('Binary')) : undefined;
+    return { ...build, name, path, package: pkg, version, section, pool, feed, controlText, digests, stanza, builds };
   }
 
   async #group(feeds: FeedCache, build: Build): Promise<FeedGroup> {

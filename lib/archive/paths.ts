@@ -4,6 +4,7 @@
  *
  *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>.opk        (build 1)
  *   pool/<hash>/<source>/<package>_<version>_<arch>_<plat>_b<N>.opk   (build N > 1)
+ *     <version> with its epoch, if any: hello_1:2.0-1_all_all.opk
  *   feeds/dev/<distribution>/<arch>/<plat>/<section>/Packages(.gz)
  *   logs/<source>/<key>_<arch>_<plat>.log and .result
  *   logs/<source>/<key>.changes
@@ -26,17 +27,27 @@ export function poolHash(source: string): string {
 }
 
 /**
- * A package's pool file name: `<package>_<version without epoch>_<arch>_<plat>.opk`
- * for its first build, and `_b<N>` before `.opk` for build N > 1 (a rebuild of
+ * A package's pool file name: `<package>_<version>_<arch>_<plat>.opk` for
+ * its first build, and `_b<N>` before `.opk` for build N > 1 (a rebuild of
  * the same version with other bytes). No package, version, architecture or
  * platform name holds "_", so the fifth field can only be the build.
+ *
+ * The version keeps its epoch (`1:2.0-1`), unlike upload file names
+ * (FORMATS.md): `2.0-1` and `1:2.0-1` are two versions that may both be in
+ * the pool, and in two distributions' indexes, at once; without the epoch
+ * they would share a name, and the later would pass for a rebuild of the
+ * earlier. ":" is a plain character in a file name and in a URL path (opkg
+ * fetches `<feed>/<Filename>` as written, so an escape such as `%3a` would
+ * be decoded by the web server into a name that does not exist). Pools
+ * written before kept no epoch: such names are still read (parsePoolFileName
+ * gives the version as the name has it; check-package.ts accepts both).
  */
 export function poolFileName(pkg: string, version: string, architecture: string, platform: string, build = 1): string {
   if (!(Number.isSafeInteger(build) && build >= 1)) throw new RangeError(`poolFileName: build must be a positive integer, got ${build}`);
-  return `${pkg}_${versionForFileName(version)}_${architecture}_${platform}${build === 1 ? '' : `_b${build}`}.opk`;
+  return `${pkg}_${version}_${architecture}_${platform}${build === 1 ? '' : `_b${build}`}.opk`;
 }
 
-/** What a pool file name says: package, version (without epoch), architecture, platform and build number. */
+/** What a pool file name says: package, version (with its epoch, but in names made before epochs were kept), architecture, platform and build number. */
 export interface PoolFileName {
   readonly package: string;
   readonly version: string;
@@ -45,9 +56,9 @@ export interface PoolFileName {
   readonly build: number;
 }
 
-const POOL_FILE_NAME = /^([^_/]+)_([^_/]+)_([^_/]+)_([^_/]+?)(?:_b([1-9][0-9]*))?\.opk$/;
+const POOL_FILE_NAME = /^([^_/:]+)_([^_/]+)_([^_/:]+)_([^_/:]+?)(?:_b([1-9][0-9]*))?\.opk$/;
 
-/** Parses a pool file name; undefined for a name poolFileName would not make. */
+/** Parses a pool file name; undefined for a name poolFileName would not make. poolFileName(...) of the result gives the name back. */
 export function parsePoolFileName(name: string): PoolFileName | undefined {
   const match = POOL_FILE_NAME.exec(name);
   if (!match) return undefined;
@@ -58,9 +69,19 @@ export function parsePoolFileName(name: string): PoolFileName | undefined {
   return { package: pkg, version, architecture, platform, build: number };
 }
 
+/** Whether a pool name's version names `version`: it is the version, or (a name made before epochs were kept) the version without its epoch. */
+export function poolNameHasVersion(name: PoolFileName, version: string): boolean {
+  return name.version === version || name.version === versionForFileName(version);
+}
+
+/** Archive-relative directory of a source's packages in the pool. */
+export function sourcePoolDirectory(source: string): string {
+  return posix.join('pool', poolHash(source), source);
+}
+
 /** Archive-relative path of a package in the pool. */
 export function poolPath(source: string, fileName: string): string {
-  return posix.join('pool', poolHash(source), source, fileName);
+  return posix.join(sourcePoolDirectory(source), fileName);
 }
 
 /** The suite uploads of a distribution land in: `dev/<distribution>`. */

@@ -5,7 +5,10 @@
  * holds a source's packages only (check-package.ts pooledControlProblem:
  * a binary's Source is its directory), so which distribution a binary
  * belongs to is settled within it: that of the source package with its
- * version (distribution.ts).
+ * version (distribution.ts). A binary is not listed in a distribution
+ * whose newest source version of the directory is newer and no longer
+ * builds it (not in that source package's Binary field): inclusion unlisted
+ * it when that version came (include.ts).
  *
  * Each file is read once (scanOpk, digests in the same read); its control
  * fields are formatted once, and the stanza of each feed adds Filename,
@@ -21,6 +24,8 @@
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { SRC } from '../formats/architecture.js';
+import { listValue } from '../formats/control.js';
+import { compareVersions } from '../formats/version.js';
 import type { FileDigests } from '../fs/hash.js';
 import { scanOpk } from '../opk/scan.js';
 import { pooledControlProblem, sectionOf } from './check-package.js';
@@ -38,6 +43,8 @@ export interface Listable {
   readonly section: string;
   readonly build: number;
   readonly stanzas: ReadonlyArray<{ readonly distribution: string; readonly text: string }>;
+  /** Distributions it is not listed in although its source version is there (no longer built): its section feed stays. */
+  readonly unlisted: readonly string[];
 }
 
 export type PoolRecord =
@@ -56,6 +63,15 @@ interface Read {
   readonly digests: FileDigests;
   /** Source packages: the start of their change log, when they have one. */
   readonly changelog: Buffer | undefined;
+  /** Source packages: their Binary field, the binaries the version builds (undefined without one). */
+  readonly builds: readonly string[] | undefined;
+}
+
+/** The newest source version of a directory in one distribution, and what it builds. */
+interface NewestSource {
+  readonly version: string;
+  readonly build: number;
+  readonly builds: readonly string[] | undefined;
 }
 
 /** The records of every file of `directory` (under the archive directory `archive`), sources first. */
@@ -63,6 +79,7 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
   const { files, strays } = poolFilesOf(directory);
   const records: PoolRecord[] = strays.map((stray) => ({ path: stray.file, problem: `${stray.problem}; not indexed` }));
   const distributions = new Map<string, Set<string>>();
+  const newest = new Map<string, NewestSource>();
   const sources = files.filter((file) => file.name.architecture === SRC);
   const binaries = files.filter((file) => file.name.architecture !== SRC);
   for (const file of sources) {
@@ -72,6 +89,10 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
     if (distribution === undefined) continue;
     const key = sourceVersionKey(file.source, read.version);
     distributions.set(key, (distributions.get(key) ?? new Set()).add(distribution));
+    const known = newest.get(distribution);
+    if (known === undefined || (compareVersions(read.version, known.version) || file.name.build - known.build) > 0) {
+      newest.set(distribution, { version: read.version, build: file.name.build, builds: read.builds });
+    }
     records.push({ path: file.path, listable: listable(read, [distribution]) });
   }
   for (const file of binaries) {
@@ -83,9 +104,18 @@ export async function poolDirectoryRecords(archive: string, directory: PoolDirec
         path: file.path,
         problem: `an orphan: no source package src-${file.source} ${read.version} with a change log in the pool; not indexed`,
       });
-    } else records.push({ path: file.path, listable: listable(read, [...of]) });
+    } else {
+      const unlisted = [...of].filter((distribution) => noLongerBuilt(read, newest.get(distribution)));
+      records.push({ path: file.path, listable: listable(read, [...of].filter((distribution) => !unlisted.includes(distribution)), unlisted) });
+    }
   }
   return records;
+}
+
+/** Whether a binary is older than the distribution's newest version of its source, which does not build it. */
+function noLongerBuilt(binary: Read, newest: NewestSource | undefined): boolean {
+  if (newest?.builds === undefined || compareVersions(binary.version, newest.version) >= 0) return false;
+  return !newest.builds.includes(binary.package);
 }
 
 /** Reads and checks one file; undefined (and a problem recorded) when it cannot be listed. */
@@ -118,6 +148,7 @@ async function readPoolFile(archive: string, file: PoolFile, records: PoolRecord
       controlText,
       digests: scanned.digests,
       changelog: scanned.dataFile,
+      builds: isSource && control.has('Binary') ? listValue(control.get('Binary')) : undefined,
     };
   } catch (error) {
     if (!(error instanceof FormatError)) throw error;
@@ -138,7 +169,7 @@ function sourceDistribution(archive: string, read: Read, records: PoolRecord[]):
   }
 }
 
-function listable(read: Read, distributions: readonly string[]): Listable {
+function listable(read: Read, distributions: readonly string[], unlisted: readonly string[] = []): Listable {
   const { file, controlText, digests } = read;
   return {
     package: read.package,
@@ -147,6 +178,7 @@ function listable(read: Read, distributions: readonly string[]): Listable {
     platform: read.platform,
     section: read.section,
     build: file.name.build,
+    unlisted,
     stanzas: distributions.map((distribution) => ({
       distribution,
       text: indexStanzaText(controlText, feedFilename(feedPath(distribution, read.architecture, read.platform, read.section), file.path), digests),

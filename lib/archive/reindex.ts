@@ -15,9 +15,11 @@
  *
  * What is listed (feed-selection.ts): source packages in the distribution
  * their change log names, binaries in that of their source package (Source,
- * or Package, and Version); per group and package the highest version, then
- * the highest build; stanzas as inclusion makes them (feeds.ts), so the
- * result is byte for byte what inclusion wrote for the same pool. A section
+ * or Package, and Version), unless a newer version of the source in that
+ * distribution no longer builds them (include.ts); per group and package
+ * the highest version, then the highest build; stanzas and Packages.gz as
+ * inclusion makes them (feeds.ts, packages-gz.ts), so the result is byte
+ * for byte what inclusion wrote for the same pool. A section
  * directory with nothing left gets an empty Packages, as inclusion leaves it.
  *
  * Not listed, and reported: binaries whose source package is not in the
@@ -31,17 +33,20 @@
  * finishes the job. Feeds whose two files already hold the new content are
  * left alone.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { QueueLayout } from '../layout.js';
 import { FeedSelection } from './feed-selection.js';
-import { gzipPackages, writeFeed } from './feeds.js';
+import { writeFeed } from './feeds.js';
 import type { Finding } from './findings.js';
 import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
 import { inArchive, UPLOAD_CHANNEL } from './paths.js';
 import { listPoolDirectories } from './pool-listing.js';
 import { readPoolDirectories } from './pool-reader.js';
 import type { PoolRecord } from './pool-stanzas.js';
+
+/** How much of a feed's Packages is compared at a time. */
+const COMPARE_PIECE = 256 * 1024;
 
 export interface ReindexOptions {
   readonly lock?: ArchiveLockOptions;
@@ -90,6 +95,8 @@ class Reindex {
       else {
         const { listable } = record;
         for (const { distribution, text } of listable.stanzas) this.#selection.offer({ ...listable, distribution, pool: record.path, text });
+        // Inclusion unlisted it and left its section feed, perhaps empty.
+        for (const distribution of listable.unlisted) this.#selection.keepSection(distribution, listable.architecture, listable.platform, listable.section);
       }
       done += 1;
       this.options.onProgress?.(done, total);
@@ -102,15 +109,14 @@ class Reindex {
     const written: string[] = [];
     let unchanged = 0;
     let indexed = 0;
-    for (const [feed, { text, packages }] of this.#selection.feeds()) {
-      indexed += packages;
-      const gz = gzipPackages(text);
-      if (await this.#holds(feed, text, gz)) {
+    for (const [feed, { packages, gz, stanzas }] of this.#selection.feeds()) {
+      indexed += stanzas;
+      if (await this.#holds(feed, packages, gz)) {
         unchanged += 1;
         continue;
       }
       this.signal.throwIfAborted();
-      await writeFeed(this.layout, feed, text, gz);
+      await writeFeed(this.layout, feed, packages, gz);
       written.push(feed);
     }
     this.#problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
@@ -140,13 +146,35 @@ class Reindex {
   }
 
   /** Whether the feed's Packages and Packages.gz already hold these bytes. */
-  async #holds(feed: string, text: string, gz: Buffer): Promise<boolean> {
+  async #holds(feed: string, packages: Buffer, gz: Buffer): Promise<boolean> {
     const read = (name: string) =>
       readFile(inArchive(this.layout, posix.join(feed, name))).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
         throw error;
       });
-    const [packages, packagesGz] = await Promise.all([read('Packages'), read('Packages.gz')]);
-    return packages !== undefined && packagesGz !== undefined && packages.equals(Buffer.from(text)) && packagesGz.equals(gz);
+    const packagesGz = await read('Packages.gz');
+    if (packagesGz === undefined || !packagesGz.equals(gz)) return false;
+    return fileHolds(inArchive(this.layout, posix.join(feed, 'Packages')), packages);
+  }
+}
+
+/** Whether a file holds exactly `bytes`, read a piece at a time (a feed's Packages is megabytes). */
+async function fileHolds(path: string, bytes: Buffer): Promise<boolean> {
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  if (handle === undefined) return false;
+  try {
+    if ((await handle.stat()).size !== bytes.length) return false;
+    const piece = Buffer.allocUnsafe(Math.min(COMPARE_PIECE, bytes.length));
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, bytes.length - at), at);
+      if (bytesRead === 0 || !piece.subarray(0, bytesRead).equals(bytes.subarray(at, at + bytesRead))) return false;
+      at += bytesRead;
+    }
+    return true;
+  } finally {
+    await handle.close();
   }
 }

@@ -20,7 +20,7 @@ import { versionForFileName } from '../formats/version.js';
 import { TEMP_PREFIX } from '../fs/atomic.js';
 import { digestFile } from '../fs/hash.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
-import { changesRecordPath, inArchive, logDirectory, parsePoolFileName, poolHash } from '../archive/paths.js';
+import { changesRecordPath, inArchive, logDirectory, parsePoolFileName, poolHash, poolNameHasVersion } from '../archive/paths.js';
 import { acceptUpload, type AcceptedUpload, type AcceptNotifier, type Routing } from './accept.js';
 import { UploadError } from './errors.js';
 
@@ -138,10 +138,9 @@ async function readStoredChanges(path: string): Promise<Changes> {
 /** The pool file holding the upload's source package: the build of `src-<source>` with the listed SHA-256. */
 async function poolSourcePackage(layout: QueueLayout, changes: Changes, sha256: string): Promise<string> {
   const directory = inArchive(layout, `pool/${poolHash(changes.source)}/${changes.source}`);
-  const version = versionForFileName(changes.version);
   for (const name of await readdir(directory).catch(() => [] as string[])) {
     const parsed = parsePoolFileName(name);
-    if (parsed?.package !== `src-${changes.source}` || parsed.version !== version) continue;
+    if (parsed?.package !== `src-${changes.source}` || !poolNameHasVersion(parsed, changes.version)) continue;
     if ((await digestFile(join(directory, name))).sha256 === sha256) return join(directory, name);
   }
   throw new UploadError('upload.nothing-to-retry', directory, `no source package src-${changes.source} ${changes.version} with the uploaded SHA-256 in the pool (collected?)`);

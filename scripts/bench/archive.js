@@ -28,13 +28,15 @@
 //   buildd and builddd leave it, then includeEntry; timed five times, each
 //   a fresh upload, in one process (the first pays module loading and JIT
 //   warm-up), once with a fresh FeedCache per inclusion (a one-shot
-//   inclusion: every touched feed group's Packages read and parsed) and once
-//   with the FeedCache kept (archived's steady state).
+//   inclusion: every touched feed group's Packages read) and once with the
+//   FeedCache kept (archived's steady state: its peak RSS is archived's).
+//   Each inclusion's CPU time (all threads) is printed beside its wall
+//   time: on a shared machine the wall time is mostly waiting.
 // fsync stays on everywhere. Prints one line per measurement.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -106,9 +108,10 @@ async function main(kind, binaries) {
       for (const cached of [false, true]) {
         const result = child('child-include', root, cached ? 'cached' : 'fresh');
         const times = result.milliseconds.map((ms) => ms.toFixed(0)).join(', ');
+        const cpu = result.cpuMilliseconds.map((ms) => ms.toFixed(0)).join(', ');
         print(
           `include into ${binaries}${cached ? ', FeedCache kept (archived)' : ', fresh FeedCache'}: ` +
-            `${times} ms (first has module loading and warm-up; other work ${result.others}), peak RSS ${result.maxRssMiB} MiB`,
+            `${times} ms, CPU ${cpu} ms (first has module loading and warm-up; other work ${result.others}), peak RSS ${result.maxRssMiB} MiB`,
         );
       }
     }
@@ -156,6 +159,7 @@ async function childInclude(root, cached) {
   const layout = new QueueLayout(root);
   const feedCache = cached ? new FeedCache(layout) : undefined;
   const milliseconds = [];
+  const cpuMilliseconds = [];
   const machine = machineTicks();
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -163,12 +167,14 @@ async function childInclude(root, cached) {
   for (let i = 0; i < 5; i++) {
     const key = writeUpload(layout, base + i);
     const begun = performance.now();
+    const begunCpu = process.cpuUsage();
     const result = await includeEntry(layout, key, feedCache === undefined ? {} : { feedCache });
     milliseconds.push(performance.now() - begun);
+    cpuMilliseconds.push(cpuSeconds(begunCpu) * 1000);
     if (result.installed.length !== 3) throw new Error(`upload ${key}: ${JSON.stringify(result.refused)}`);
   }
   const others = otherWork(machine, cpu, (performance.now() - started) / 1000);
-  process.stdout.write(JSON.stringify({ milliseconds, others, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  process.stdout.write(JSON.stringify({ milliseconds, cpuMilliseconds, others, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 }
 
 // --- Packages --------------------------------------------------------------
@@ -333,13 +339,17 @@ function machineTicks() {
   return { busy: total - idle, total };
 }
 
-/** How much of the machine's CPU went to other processes while this one ran `seconds`: "N% of the machine". */
+/**
+ * How much of the machine's CPU went to other processes while this one ran
+ * `seconds`: the machine's busy share (all cores, /proc/stat) less this
+ * process's CPU time (every thread) over the same capacity, "N% of the machine".
+ */
 function otherWork(before, cpu, seconds) {
   const after = machineTicks();
   if (before === undefined || after === undefined) return 'unknown';
-  const ticksPerSecond = (after.total - before.total) / seconds;
-  const othersSeconds = (after.busy - before.busy) / ticksPerSecond - cpuSeconds(cpu);
-  return `${Math.max(0, Math.round((othersSeconds / ((after.total - before.total) / ticksPerSecond)) * 100))}% of the machine`;
+  const busyShare = (after.busy - before.busy) / (after.total - before.total);
+  const ownShare = cpuSeconds(cpu) / (seconds * availableParallelism());
+  return `${Math.max(0, Math.round((busyShare - ownShare) * 100))}% of the machine`;
 }
 
 function cpuSeconds(since) {

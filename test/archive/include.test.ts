@@ -84,6 +84,7 @@ describe('includeEntry: a complete entry', () => {
       ],
       refused: [],
       superseded: [],
+      dropped: [],
       failedBuilds: [],
       feeds: ['feeds/dev/trunk/all/all/doc', AMD64_FEED, 'feeds/dev/trunk/src/all/misc'],
     });
@@ -158,8 +159,8 @@ describe('includeEntry: a complete entry', () => {
     const report = await includeEntry(layout, key);
     expect(report.version).toBe('2:1.2-3');
     expect(report.installed.map((file) => file.file)).toEqual([
-      'pool/libf/libfoo/libfoo1_1.2-3_amd64-linux-glibc_all.opk',
-      'pool/libf/libfoo/src-libfoo_1.2-3_src_all.opk',
+      'pool/libf/libfoo/libfoo1_2:1.2-3_amd64-linux-glibc_all.opk',
+      'pool/libf/libfoo/src-libfoo_2:1.2-3_src_all.opk',
     ]);
     expect(await versionsIn(layout, AMD64_FEED)).toEqual({ libfoo1: '2:1.2-3' });
   });

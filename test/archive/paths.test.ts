@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { feedFilename, feedPath, inArchive, logPath, parsePoolFileName, poolFileName, poolHash, poolPath, uploadSuite } from '../../lib/archive/paths.js';
+import { feedFilename, feedPath, inArchive, logPath, parsePoolFileName, poolFileName, poolHash, poolNameHasVersion, poolPath, uploadSuite } from '../../lib/archive/paths.js';
 import { QueueLayout } from '../../lib/layout.js';
 
 describe('archive paths', () => {
@@ -14,8 +14,9 @@ describe('archive paths', () => {
     expect(poolHash('lib')).toBe('lib');
   });
 
-  it('names pool files without the epoch', () => {
-    expect(poolFileName('hello', '1:2.0-1', 'amd64-linux-glibc', 'all')).toBe('hello_2.0-1_amd64-linux-glibc_all.opk');
+  it('names pool files with the epoch, so that 1:2.0-1 and 2.0-1 have names of their own', () => {
+    expect(poolFileName('hello', '1:2.0-1', 'amd64-linux-glibc', 'all')).toBe('hello_1:2.0-1_amd64-linux-glibc_all.opk');
+    expect(poolFileName('hello', '2.0-1', 'amd64-linux-glibc', 'all')).toBe('hello_2.0-1_amd64-linux-glibc_all.opk');
     expect(poolPath('libfoo', 'libfoo1_1_all_all.opk')).toBe('pool/libf/libfoo/libfoo1_1_all_all.opk');
   });
 
@@ -28,8 +29,13 @@ describe('archive paths', () => {
       ['src-hello', '1:1.0', 'src', 'all', 3],
     ] as const) {
       const name = poolFileName(pkg, version, architecture, platform, build);
-      expect(parsePoolFileName(name), name).toEqual({ package: pkg, version: version.replace(/^\d+:/, ''), architecture, platform, build });
+      const parsed = parsePoolFileName(name);
+      expect(parsed, name).toEqual({ package: pkg, version, architecture, platform, build });
+      if (parsed !== undefined) expect(poolFileName(parsed.package, parsed.version, parsed.architecture, parsed.platform, parsed.build)).toBe(name);
     }
+    // A name made before pool names kept the epoch is still read, its version as the name has it.
+    expect(parsePoolFileName('hello_2.0-1_all_all.opk')).toEqual({ package: 'hello', version: '2.0-1', architecture: 'all', platform: 'all', build: 1 });
+    expect(poolNameHasVersion({ package: 'hello', version: '2.0-1', architecture: 'all', platform: 'all', build: 1 }, '1:2.0-1')).toBe(true);
     for (const name of ['hello_1.0_all_all_b1.opk', 'hello_1.0_all.opk', 'hello_1.0_all_all_b2x.opk', 'hello_1.0_all_all.deb', 'a/b_1_all_all.opk']) {
       expect(parsePoolFileName(name), name).toBeUndefined();
     }

@@ -1,0 +1,82 @@
+/**
+ * What an inclusion needs to know of the rest of a source in the pool
+ * (`pool/<hash>/<source>/`), by its file names, without reading the
+ * packages (one exception, below):
+ *
+ * - which binaries the source has had (package, architecture, platform):
+ *   the feeds an older version's binaries may still be listed in;
+ * - whether this very version of its source package is pooled from an
+ *   upload to another distribution. Only then is a pooled package read:
+ *   the source package of the same version, for the distribution its
+ *   change log names (distribution.ts).
+ *
+ * Reading only.
+ */
+import { readdir } from 'node:fs/promises';
+import { FormatError } from '../errors.js';
+import { SRC } from '../formats/architecture.js';
+import { sourcePackageName } from '../formats/names.js';
+import type { QueueLayout } from '../layout.js';
+import { scanOpk } from '../opk/scan.js';
+import { changelogPath, distributionOf } from './distribution.js';
+import { inArchive, parsePoolFileName, poolNameHasVersion, poolPath, sourcePoolDirectory, type PoolFileName } from './paths.js';
+
+/** A pool file of the source: its name, parsed. */
+export interface SourcePoolFile {
+  readonly file: string;
+  readonly name: PoolFileName;
+}
+
+/** The pool files of a source's directory (none when it has none yet); other names are left out. */
+export async function sourcePoolFiles(layout: QueueLayout, source: string): Promise<SourcePoolFile[]> {
+  const names = await readdir(inArchive(layout, sourcePoolDirectory(source))).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  const files: SourcePoolFile[] = [];
+  for (const file of names.sort()) {
+    const name = parsePoolFileName(file);
+    if (name !== undefined) files.push({ file, name });
+  }
+  return files;
+}
+
+/** Each binary package, architecture and platform the pool holds of a source, once. */
+export function binaryFeedsOf(files: readonly SourcePoolFile[]): Array<{ package: string; architecture: string; platform: string }> {
+  const seen = new Map<string, { package: string; architecture: string; platform: string }>();
+  for (const { name } of files) {
+    if (name.architecture === SRC) continue;
+    seen.set(`${name.package} ${name.architecture} ${name.platform}`, { package: name.package, architecture: name.architecture, platform: name.platform });
+  }
+  return [...seen.values()];
+}
+
+/**
+ * The other distribution and pool file of `source` `version` when its source
+ * package is pooled from an upload to another distribution than
+ * `distribution`; undefined when it is not. A pooled source package that
+ * cannot be read does not count (archive verify reports it).
+ */
+export async function pooledForOtherDistribution(
+  layout: QueueLayout,
+  source: string,
+  version: string,
+  distribution: string,
+  files: readonly SourcePoolFile[],
+): Promise<{ distribution: string; pool: string } | undefined> {
+  const sourcePackage = sourcePackageName(source);
+  for (const { file, name } of files) {
+    if (name.package !== sourcePackage || !poolNameHasVersion(name, version)) continue;
+    const pool = poolPath(source, file);
+    const path = inArchive(layout, pool);
+    try {
+      const scanned = await scanOpk(path, { dataFile: changelogPath(source, version) });
+      if (scanned.control.get('Version') !== version) continue;
+      const other = distributionOf(scanned.dataFile, path, source, version);
+      if (other !== distribution) return { distribution: other, pool };
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+    }
+  }
+  return undefined;
+}
