@@ -42,6 +42,7 @@ import type { FileDigests } from '../fs/hash.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
 import { feedGroupPath, inArchive } from './paths.js';
+import { faultPoint } from '../fault.js';
 
 /** The fields an index adds to a package's control fields, in the order written. */
 export const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
@@ -115,7 +116,9 @@ export async function writeFeed(layout: QueueLayout, feed: string, text: string,
   await makeDirectories(layout.archive, feed);
   const directory = inArchive(layout, feed);
   await writeContentAtomic(join(directory, 'Packages.gz'), gz);
+  faultPoint('archived.index-written');
   await writeContentAtomic(join(directory, 'Packages'), text);
+  faultPoint('archived.index-written');
 }
 
 /** Where a package is indexed now. */

@@ -44,6 +44,7 @@ import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
 import { UploadError } from './errors.js';
+import { faultPoint } from '../fault.js';
 
 /** What accept needs to know of the farm's configuration. */
 export interface Routing {
@@ -128,6 +129,7 @@ async function acceptLocked(
   const changesCopy = join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`);
   const incomingDir = dirname(changesPath);
   await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
+  faultPoint('accept.source-copied');
   // Checked in the farm's copy: exactly what buildd will unpack.
   const problems = await sourcePackageProblems(marker, sourceFile.name, changes);
   if (problems.length > 0) {
@@ -135,11 +137,14 @@ async function acceptLocked(
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
   }
   await copyVerified(changesPath, changesCopy);
+  faultPoint('accept.changes-copied');
   await writeFile(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`), remarks, { flush: true });
+  faultPoint('accept.remarks-written');
   await syncDirectory(layout.tmp);
 
   // Step 2.
   await rename(changesCopy, layout.masterChanges(key));
+  faultPoint('accept.changes-renamed');
   await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, remarks, notify });
   return { key, changes, queues };
 }
@@ -157,23 +162,32 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   let publishMarker = marker;
   if (basename(marker).startsWith(ACCEPT_MARKER)) {
     await linkOnce(marker, layout.masterEntry(key));
-    for (const queue of queues) await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
+    faultPoint('accept.master-linked');
+    for (const queue of queues) {
+      await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
+      faultPoint('accept.queue-linked');
+    }
     await syncDirectory(layout.master);
     for (const queue of queues) await syncDirectory(layout.buildQueue(queue));
     publishMarker = join(layout.tmp, `${PUBLISH_MARKER}${key}.opk`);
     await rename(marker, publishMarker);
+    faultPoint('accept.publish-marked');
     await syncDirectory(layout.tmp);
   }
   // Step 5: only dot names still present are unpublished; a published entry may already be built and gone.
   for (const queue of queues) {
     await rename(hiddenQueueEntry(layout, queue, key), layout.buildQueueEntry(queue, key)).catch(ignoreMissing);
+    faultPoint('accept.queue-published');
     await syncDirectory(layout.buildQueue(queue));
   }
   // Step 6.
   await removeAcceptedUpload(layout, key, context.incomingDir, context.incomingChanges);
   await context.notify?.(key, context.remarks);
+  faultPoint('accept.mailed');
   await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
+  faultPoint('accept.remarks-removed');
   await unlink(publishMarker);
+  faultPoint('accept.marker-removed');
   await syncDirectory(layout.tmp);
 }
 
@@ -188,12 +202,14 @@ async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDi
   for (const listed of changes.files) {
     const path = join(incomingDir, listed.name);
     if ((await sha256Of(path)) === listed.sha256) await unlink(path).catch(ignoreMissing);
+    faultPoint('accept.incoming-removed');
   }
   const candidates = incomingChanges
     ? [incomingChanges]
     : (await readdir(incomingDir)).filter((name) => name.endsWith('.changes')).map((name) => join(incomingDir, name));
   for (const candidate of candidates) {
     if ((await readUploaded(candidate)) === changesText) await unlink(candidate).catch(ignoreMissing);
+    faultPoint('accept.incoming-removed');
   }
   await syncDirectory(incomingDir);
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { writeContentAtomic } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
+import { faultPoint } from '../fault.js';
 
 /** Locks older than this are taken over: no holder keeps the sequence lock for more than milliseconds. */
 const STALE_LOCK_MS = 10_000;
@@ -23,6 +24,7 @@ export async function nextSequence(layout: QueueLayout): Promise<number> {
     const last = await readLast(file);
     const next = last + 1;
     await writeContentAtomic(file, `${next}\n`);
+    faultPoint('accept.sequence-written');
     return next;
   } finally {
     await release();
