@@ -27,9 +27,11 @@
  * KILLED
  *   Inclusion is idempotent: an entry whose inclusion was interrupted is
  *   still complete and is included again, giving the same pool and indexes.
+ *   On start, holding the archive lock, archived deletes what a killed
+ *   inclusion left behind: included entries in tmp/ and index temporaries.
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
-import { FeedCache, includeEntries } from '../lib/archive/include.js';
+import { FeedCache, includeEntries, removeInterruptedInclusions } from '../lib/archive/include.js';
 import { describeError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { writeStatusPage } from '../lib/status/write.js';
@@ -107,7 +109,9 @@ await runProgram(
           rescanSeconds: args.rescan ?? config.rescanSeconds,
           poll: args.poll,
           once: args.once,
-          recover: () => Promise.resolve(),
+          recover: async () => {
+            for (const path of await removeInterruptedInclusions(layout)) logEvent(PROGRAM, 'leftover-removed', { path });
+          },
           mailer,
           // The queues change without archived: the page follows them at every rescan.
           onWake: (wake) => {
