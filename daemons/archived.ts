@@ -71,14 +71,15 @@ await runProgram(
             logEvent(PROGRAM, 'status-page-failed', { directory: args.statusHtml, error: describeError(error) }),
           );
         };
-        const step = async (): Promise<boolean> => {
+        const step = async (signal: AbortSignal): Promise<boolean> => {
           const keys = (await pendingArchiveEntries(layout)).filter((candidate) => !setAside.has(candidate)).slice(0, BATCH_LIMIT);
           if (keys.length === 0) {
             await refreshPage();
             return false;
           }
           pageDue = args.statusHtml !== undefined;
-          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache })) {
+          // Waiting for the archive lock ends when archived is told to stop.
+          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache, lock: { signal } })) {
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);
@@ -109,8 +110,8 @@ await runProgram(
           rescanSeconds: args.rescan ?? config.rescanSeconds,
           poll: args.poll,
           once: args.once,
-          recover: async () => {
-            for (const path of await removeInterruptedInclusions(layout)) logEvent(PROGRAM, 'leftover-removed', { path });
+          recover: async (signal) => {
+            for (const path of await removeInterruptedInclusions(layout, { signal })) logEvent(PROGRAM, 'leftover-removed', { path });
           },
           mailer,
           // The queues change without archived: the page follows them at every rescan.

@@ -15,6 +15,7 @@
  * raced another holder's and must be redone (they are idempotent).
  */
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { describeError, EnvironmentError } from '../errors.js';
@@ -30,6 +31,8 @@ const DEFAULT_WAIT_MS = 10 * 60_000;
 export interface ArchiveLockOptions {
   /** How long to wait for another holder before giving up, in milliseconds (default 10 minutes). */
   readonly waitMilliseconds?: number;
+  /** Ends the wait for another holder (a daemon told to stop): rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** The lock directory proper-lockfile creates while the archive is held. */
@@ -57,31 +60,13 @@ export async function withArchiveLock<T>(
   const controller = new AbortController();
   // An object, not a variable: the callback assigns it, and TypeScript does not see that across awaits.
   const lost: { error?: Error } = {};
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(layout.archive, {
-      lockfilePath: lockPath,
-      stale: ARCHIVE_LOCK_STALE_MS,
-      update: UPDATE_MS,
-      retries: wait === 0 ? 0 : { forever: true, factor: 1.5, minTimeout: 50, maxTimeout: 1000, randomize: true, maxRetryTime: wait },
-      onCompromised: (error) => {
-        lost.error = new EnvironmentError(
-          `${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`,
-          { cause: error },
-        );
-        controller.abort(lost.error);
-      },
+  const onCompromised = (error: Error) => {
+    lost.error = new EnvironmentError(`${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`, {
+      cause: error,
     });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new EnvironmentError(
-        `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
-          `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
-        { cause: error },
-      );
-    }
-    throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
-  }
+    controller.abort(lost.error);
+  };
+  const release = await acquire(layout, lockPath, wait, onCompromised, options.signal);
   let result: T;
   try {
     result = await work(controller.signal);
@@ -91,4 +76,44 @@ export async function withArchiveLock<T>(
   }
   if (lost.error !== undefined) throw lost.error;
   return result;
+}
+
+/** First and longest pause between attempts to take a held lock; each pause is half as long again as the last. */
+const FIRST_PAUSE_MS = 50;
+const LONGEST_PAUSE_MS = 1000;
+
+/**
+ * Takes the lock, trying again after a pause while another process holds it
+ * (proper-lockfile takes over a stale one on any attempt), until `wait`
+ * milliseconds have passed or `signal` aborts.
+ */
+async function acquire(
+  layout: QueueLayout,
+  lockPath: string,
+  wait: number,
+  onCompromised: (error: Error) => void,
+  signal: AbortSignal | undefined,
+): Promise<() => Promise<void>> {
+  const deadline = Date.now() + wait;
+  let pause = FIRST_PAUSE_MS;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      return await lockfile.lock(layout.archive, { lockfilePath: lockPath, stale: ARCHIVE_LOCK_STALE_MS, update: UPDATE_MS, retries: 0, onCompromised });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new EnvironmentError(
+          `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
+            `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
+          { cause: error },
+        );
+      }
+      await sleep(Math.min(left, pause * (0.5 + Math.random())), undefined, signal === undefined ? {} : { signal });
+      pause = Math.min(pause * 1.5, LONGEST_PAUSE_MS);
+    }
+  }
 }
