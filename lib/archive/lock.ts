@@ -6,7 +6,8 @@
  * archive/, so mirrors never copy it). The holder refreshes its mtime every
  * few seconds; a lock not refreshed for ARCHIVE_LOCK_STALE_MS belongs to a
  * holder that crashed or hangs and is taken over, so a killed holder never
- * blocks the archive for long. mkdir and utimes are atomic on NFS, so hosts
+ * blocks the archive for long; on the holder's own host, as soon as it is
+ * seen dead (lib/fs/owned-lock.ts). mkdir and utimes are atomic on NFS, so hosts
  * sharing one queue root exclude each other too.
  *
  * If the lock is compromised while held (the holder stalled past the stale
@@ -15,10 +16,9 @@
  * raced another holder's and must be redone (they are idempotent).
  */
 import { stat } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { describeError, EnvironmentError } from '../errors.js';
+import { takeOwnedLock } from '../fs/owned-lock.js';
 import type { QueueLayout } from '../layout.js';
 
 /** A lock whose mtime is older than this is taken over. */
@@ -51,8 +51,7 @@ export async function withArchiveLock<T>(
     throw new RangeError(`withArchiveLock: waitMilliseconds must be a non-negative integer, got ${String(wait)}`);
   }
   const lockPath = archiveLockPath(layout);
-  // proper-lockfile retries on every error, not only on a held lock: without state/ it would
-  // wait out the whole wait before saying ENOENT.
+  // Without state/ the lock's mkdir would fail with a bare ENOENT: say what is wrong instead.
   const state = await stat(layout.state).catch(() => undefined);
   if (!state?.isDirectory()) {
     throw new EnvironmentError(`${layout.state}: missing, so ${layout.root} is not a queue root (create one with opkfarm init)`);
@@ -78,15 +77,7 @@ export async function withArchiveLock<T>(
   return result;
 }
 
-/** First and longest pause between attempts to take a held lock; each pause is half as long again as the last. */
-const FIRST_PAUSE_MS = 50;
-const LONGEST_PAUSE_MS = 1000;
-
-/**
- * Takes the lock, trying again after a pause while another process holds it
- * (proper-lockfile takes over a stale one on any attempt), until `wait`
- * milliseconds have passed or `signal` aborts.
- */
+/** Takes the lock (owned-lock.ts: a dead holder's is taken over at once), in the archive's own words when it cannot. */
 async function acquire(
   layout: QueueLayout,
   lockPath: string,
@@ -94,26 +85,24 @@ async function acquire(
   onCompromised: (error: Error) => void,
   signal: AbortSignal | undefined,
 ): Promise<() => Promise<void>> {
-  const deadline = Date.now() + wait;
-  let pause = FIRST_PAUSE_MS;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      return await lockfile.lock(layout.archive, { lockfilePath: lockPath, stale: ARCHIVE_LOCK_STALE_MS, update: UPDATE_MS, retries: 0, onCompromised });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new EnvironmentError(
-          `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
-            `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
-          { cause: error },
-        );
-      }
-      await sleep(Math.min(left, pause * (0.5 + Math.random())), undefined, signal === undefined ? {} : { signal });
-      pause = Math.min(pause * 1.5, LONGEST_PAUSE_MS);
+  try {
+    return await takeOwnedLock(layout.archive, {
+      lockPath,
+      staleMs: ARCHIVE_LOCK_STALE_MS,
+      updateMs: UPDATE_MS,
+      waitMs: wait,
+      onCompromised,
+      ...(signal === undefined ? {} : { signal }),
+    });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new EnvironmentError(
+        `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
+          `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
+        { cause: error },
+      );
     }
+    throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
   }
 }

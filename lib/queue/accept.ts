@@ -25,7 +25,8 @@
  * Accepts and recoveries take turns under the accept lock (state/accept.lock):
  * the markers do not name their owner, so without it one buildq's recovery
  * would take another buildq's accept in progress for a crashed one and undo
- * or race it. A lock whose holder died is taken over once stale.
+ * or race it. A lock whose holder died is taken over once stale, or at once
+ * when the holder was a process of this host (lib/fs/owned-lock.ts).
  */
 import { constants, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -33,12 +34,12 @@ import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type F
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import lockfile from 'proper-lockfile';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
+import { takeOwnedLock } from '../fs/owned-lock.js';
 import { digestHandle } from '../fs/hash.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
@@ -68,6 +69,8 @@ const ACCEPT_MARKER = '.tmp-accept-';
 const PUBLISH_MARKER = '.tmp-publish-';
 /** The holder refreshes the lock every half of this; a lock older than this belongs to a dead holder. */
 const ACCEPT_LOCK_STALE_MS = 10_000;
+/** How long an accept waits for another holder of the accept lock. */
+const ACCEPT_LOCK_WAIT_MS = 120_000;
 
 /** The build queues an upload goes to, by Architecture (routeUpload) and Platform. */
 export function routeChanges(changes: Changes, routing: Routing, file: string): string[] {
@@ -263,10 +266,10 @@ async function recoverLocked(
  * nextSequence, called while this lock is held, keys its own on state/.
  */
 export async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
-  const release = await lockfile.lock(layout.tmp, {
-    lockfilePath: join(layout.state, 'accept.lock'),
-    stale: ACCEPT_LOCK_STALE_MS,
-    retries: { retries: 240, factor: 1.5, minTimeout: 20, maxTimeout: 500, randomize: true },
+  const release = await takeOwnedLock(layout.tmp, {
+    lockPath: join(layout.state, 'accept.lock'),
+    staleMs: ACCEPT_LOCK_STALE_MS,
+    waitMs: ACCEPT_LOCK_WAIT_MS,
   });
   try {
     return await work();
