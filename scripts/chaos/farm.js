@@ -25,6 +25,22 @@ const { FAULT_POINTS } = await import(`${dist}lib/fault.js`);
 const { CHAOS_QUEUES, chaosConfig } = await import(`${dist}lib/chaos/uploads.js`);
 
 const QUEUES = CHAOS_QUEUES;
+
+/** Every process this module started and that still runs: killed by stopEverything when the harness is interrupted. */
+const children = new Set();
+
+/** SIGKILLs every program the harness started (the harness itself was told to stop). */
+export function stopEverything() {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+/** spawn, remembering the child until it exits. */
+function start(args, options) {
+  const child = spawn(process.execPath, args, options);
+  children.add(child);
+  child.on('close', () => children.delete(child));
+  return child;
+}
 /** How long a stopped program may take to exit after SIGTERM before that counts as a problem. */
 const TERM_GRACE_MS = 20_000;
 
@@ -148,7 +164,7 @@ async function describeQueues(layout) {
 /** Runs a program of dist/daemons to its end; resolves { code, signal, stderr }. */
 function runToEnd([program, ...args], env, logs, label = program) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${dist}daemons/${program}.js`, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = start([`${dist}daemons/${program}.js`, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
@@ -244,7 +260,7 @@ class Supervisor {
     entry.restart = undefined;
     entry.fault = this.#quiet ? undefined : this.#drawFault(entry.program);
     const env = entry.fault === undefined ? this.env : { ...this.env, OPKFARM_FAULT: entry.fault };
-    const child = spawn(process.execPath, [`${dist}daemons/${entry.program}.js`, '--root', this.root, ...entry.args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = start([`${dist}daemons/${entry.program}.js`, '--root', this.root, ...entry.args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     entry.child = child;
     entry.expected = undefined;
     entry.stderr = '';
@@ -306,7 +322,7 @@ class Supervisor {
       const args = ['--root', this.root, 'accept', name, '1.0', '--remarks', `chaos accept of ${name}`];
       const env = fault === undefined ? this.env : { ...this.env, OPKFARM_FAULT: fault };
       const outcome = await new Promise((resolve) => {
-        const child = spawn(process.execPath, [`${dist}daemons/buildq.js`, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = start([`${dist}daemons/buildq.js`, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
         entry.child = child;
         this.#buildq = entry;
         let stderr = '';

@@ -18,12 +18,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runSeed } from './farm.js';
+import { runSeed, stopEverything } from './farm.js';
 
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
 const { prepareUploads } = await import(`${dist}lib/chaos/uploads.js`);
 
 const options = parseArguments(process.argv.slice(2));
+// Interrupted: take the farm's programs down too (they would run on, orphaned), then leave.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopEverything();
+    console.log(`chaos: ${signal}: stopped; the roots of the seed in progress stay under ${tmpdir()}`);
+    process.exit(130);
+  });
+}
 const work = await mkdtemp(join(tmpdir(), 'opkfarm-chaos-uploads-'));
 const results = [];
 try {
