@@ -174,16 +174,17 @@ describe('runDaemon told to stop early', () => {
   });
 
   it('a step the stop cuts short (it rejects once aborted) is a clean stop, not a failure', async () => {
+    let stepping = false;
     const daemon = runDaemon(
       options({
         step: (signal) =>
           new Promise<boolean>((_resolve, reject) => {
+            stepping = true;
             signal.addEventListener('abort', () => reject(new Error('lock wait aborted')), { once: true });
           }),
       }),
     );
-    await waitFor('the step to start', () => process.listeners('SIGTERM').length > (listenersBefore.get('SIGTERM')?.size ?? 0), { timeoutMs: 5_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor('the step to start', () => stepping, { timeoutMs: 5_000 });
     sendSigterm();
     await expect(daemon).resolves.toBeUndefined();
     expect(logged.join('')).toContain('event=step-abandoned error="lock wait aborted"');
