@@ -27,9 +27,11 @@
  * KILLED
  *   Inclusion is idempotent: an entry whose inclusion was interrupted is
  *   still complete and is included again, giving the same pool and indexes.
+ *   On start, holding the archive lock, archived deletes what a killed
+ *   inclusion left behind: included entries in tmp/ and index temporaries.
  */
 import { pendingArchiveEntries } from '../lib/archive/entry.js';
-import { FeedCache, includeEntries } from '../lib/archive/include.js';
+import { FeedCache, includeEntries, removeInterruptedInclusions } from '../lib/archive/include.js';
 import { describeError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
 import { writeStatusPage } from '../lib/status/write.js';
@@ -69,14 +71,16 @@ await runProgram(
             logEvent(PROGRAM, 'status-page-failed', { directory: args.statusHtml, error: describeError(error) }),
           );
         };
-        const step = async (): Promise<boolean> => {
+        const step = async (signal: AbortSignal): Promise<boolean> => {
           const keys = (await pendingArchiveEntries(layout)).filter((candidate) => !setAside.has(candidate)).slice(0, BATCH_LIMIT);
           if (keys.length === 0) {
             await refreshPage();
             return false;
           }
           pageDue = args.statusHtml !== undefined;
-          for (const outcome of await includeEntries(layout, keys, { mailer, feedCache, unpackedLimitBytes: config.unpackedLimitBytes })) {
+          // Waiting for the archive lock ends when archived is told to stop.
+          const options = { mailer, feedCache, unpackedLimitBytes: config.unpackedLimitBytes, lock: { signal } };
+          for (const outcome of await includeEntries(layout, keys, options)) {
             const { key } = outcome;
             if ('error' in outcome) {
               setAside.add(key);
@@ -118,7 +122,9 @@ await runProgram(
           rescanSeconds: args.rescan ?? config.rescanSeconds,
           poll: args.poll,
           once: args.once,
-          recover: () => Promise.resolve(),
+          recover: async (signal) => {
+            for (const path of await removeInterruptedInclusions(layout, { signal })) logEvent(PROGRAM, 'leftover-removed', { path });
+          },
           mailer,
           // The queues change without archived: the page follows them at every rescan.
           onWake: (wake) => {

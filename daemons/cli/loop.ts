@@ -27,8 +27,8 @@ export interface DaemonOptions {
   readonly rescanSeconds: number;
   readonly poll: boolean;
   readonly once: boolean;
-  /** Finishes or undoes half-done work of an earlier run. */
-  readonly recover: () => Promise<void>;
+  /** Finishes or undoes half-done work of an earlier run; the signal aborts when the daemon is told to stop. */
+  readonly recover: (signal: AbortSignal) => Promise<void>;
   /**
    * Told, before the steps it causes, what woke the daemon: a name that
    * changed in a watched directory, or 'rescan' (start, the periodic rescan,
@@ -64,7 +64,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   logEvent(program, 'started', { pid: self.pid, host: self.host, once: options.once, poll: options.poll });
   const mail = new MailRetries(program, options.mailer, stopping.signal);
   try {
-    await options.recover();
+    await options.recover(stopping.signal);
+    // Told to stop while recovering: nothing more to do (the steps would not start anyway).
+    if (stopping.signal.aborted) return;
     if (options.once) {
       options.onWake?.('rescan');
       while (!stopping.signal.aborted && (await options.step(stopping.signal)));
@@ -72,6 +74,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       return;
     }
     await runWatching(options, stopping.signal, mail);
+  } catch (error) {
+    // A wait or a step the stop signal cut short is a clean stop: what it left, the next start recovers.
+    if (!stopping.signal.aborted) throw error;
+    logEvent(program, 'step-abandoned', { error: describeError(error) });
   } finally {
     await mail.settled();
     clearInterval(heartbeat);
@@ -96,8 +102,12 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal, mail: Ma
         while (!signal.aborted && (await options.step(signal)));
       } while (again && !signal.aborted);
     } catch (error) {
-      failure = error;
-      abortAll();
+      // Cut short by the stop signal: the stop, not a failure.
+      if (signal.aborted) logEvent(options.program, 'step-abandoned', { error: describeError(error) });
+      else {
+        failure = error;
+        abortAll();
+      }
     } finally {
       running = false;
     }
@@ -106,7 +116,9 @@ async function runWatching(options: DaemonOptions, signal: AbortSignal, mail: Ma
   let abortAll = () => undefined as void;
   const finished = new Promise<void>((resolve) => {
     abortAll = resolve;
-    signal.addEventListener('abort', () => resolve(), { once: true });
+    // A signal aborted already never fires 'abort' again.
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
   // With --poll there are no watches: the rescan is the poll, and the only

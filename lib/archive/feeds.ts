@@ -37,6 +37,7 @@ import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
 import { SectionFeed, type IndexedStanza } from './feed-section.js';
 import { feedGroupPath, inArchive } from './paths.js';
+import { faultPoint } from '../fault.js';
 
 /** The fields an index adds to a package's control fields, in the order written. */
 export const INDEX_FIELDS = ['Filename', 'Size', 'MD5Sum', 'SHA256sum'] as const;
@@ -90,7 +91,9 @@ export async function writeFeed(layout: QueueLayout, feed: string, packages: str
   await makeDirectories(layout.archive, feed);
   const directory = inArchive(layout, feed);
   await writeContentAtomic(join(directory, 'Packages.gz'), gz);
+  faultPoint('archived.index-written');
   await writeContentAtomic(join(directory, 'Packages'), packages);
+  faultPoint('archived.index-written');
 }
 
 /** Where a package is indexed now. */

@@ -57,14 +57,14 @@
  * from the pool alone, so it writes the feeds inclusion wrote.
  */
 import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describeError, FormatError } from '../errors.js';
 import { SRC } from '../formats/architecture.js';
 import { parseChanges, uploadFileNameProblem, type Changes } from '../formats/changes.js';
 import { listValue, type Stanza } from '../formats/control.js';
 import { sourcePackageName } from '../formats/names.js';
 import { compareVersions, versionForFileName } from '../formats/version.js';
-import { DirectorySyncs, syncDirectory } from '../fs/atomic.js';
+import { DirectorySyncs, syncDirectory, TEMP_PREFIX } from '../fs/atomic.js';
 import { digestFile, type FileDigests } from '../fs/hash.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -82,6 +82,7 @@ import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
 import { placeInPool } from './pool.js';
 import { binaryFeedsOf, pooledForOtherDistribution, sourcePoolFiles, type SourcePoolFile } from './source-pool.js';
+import { faultPoint } from '../fault.js';
 
 /** A package now in the pool and its feed. */
 export interface InstalledPackage {
@@ -222,10 +223,39 @@ export async function includeEntries(layout: QueueLayout, keys: readonly string[
 }
 
 /** Deletes entries a killed inclusion left in tmp/ after it had removed them from the archive queue. */
-export async function removeIncludedEntries(layout: QueueLayout): Promise<void> {
+export async function removeIncludedEntries(layout: QueueLayout): Promise<string[]> {
+  const removed: string[] = [];
   for (const name of await readdir(layout.tmp)) {
-    if (name.startsWith(INCLUDED_PREFIX)) await rm(join(layout.tmp, name), { recursive: true, force: true });
+    if (!name.startsWith(INCLUDED_PREFIX)) continue;
+    await rm(join(layout.tmp, name), { recursive: true, force: true });
+    removed.push(`tmp/${name}`);
   }
+  return removed;
+}
+
+/**
+ * What a killed inclusion leaves and nothing else would remove (I5), taken
+ * away when archived starts, holding the archive lock so that no writer is
+ * at work: included entries not yet deleted from tmp/ (the next batch would
+ * delete them, but there may be none), and temporaries of index writes under
+ * feeds/ (a Packages file whose rename never came). Returns what it removed,
+ * root-relative.
+ */
+export async function removeInterruptedInclusions(layout: QueueLayout, lock?: ArchiveLockOptions): Promise<string[]> {
+  return withArchiveLock(
+    layout,
+    async () => {
+      const removed = await removeIncludedEntries(layout);
+      const feeds = join(layout.archive, 'feeds');
+      const names = await readdir(feeds, { recursive: true }).catch(() => [] as string[]);
+      for (const relative of names.filter((name) => basename(name).startsWith(TEMP_PREFIX)).sort()) {
+        await rm(join(feeds, relative), { recursive: true, force: true });
+        removed.push(`archive/feeds/${relative}`);
+      }
+      return removed;
+    },
+    lock,
+  );
 }
 
 /** One run of step 4 over a batch of entries. */
@@ -289,6 +319,7 @@ class Batch {
     for (const inclusion of inclusions) {
       const report = inclusion.report(written);
       const mail = this.options.mailer === undefined ? undefined : await sendInstalled(this.options.mailer, report, inclusion.changes);
+      faultPoint('archived.mailed');
       reports.set(inclusion.key, mail === undefined ? report : { ...report, mail });
     }
     await this.#step('mailed');
@@ -296,10 +327,16 @@ class Batch {
     // 6. The entries, last: out of the archive queue in one rename each, then deleted.
     this.signal.throwIfAborted();
     const doomed: string[] = [];
-    for (const inclusion of inclusions) doomed.push(await inclusion.moveOut());
+    for (const inclusion of inclusions) {
+      doomed.push(await inclusion.moveOut());
+      faultPoint('archived.entry-moved-out');
+    }
     await syncDirectory(this.layout.archiveQueue);
     await syncDirectory(this.layout.tmp);
-    for (const directory of doomed) await rm(directory, { recursive: true, force: true });
+    for (const directory of doomed) {
+      await rm(directory, { recursive: true, force: true });
+      faultPoint('archived.entry-deleted');
+    }
     await this.#step('removed');
 
     return keys.map((key): EntryOutcome => {

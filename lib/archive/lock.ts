@@ -6,7 +6,8 @@
  * archive/, so mirrors never copy it). The holder refreshes its mtime every
  * few seconds; a lock not refreshed for ARCHIVE_LOCK_STALE_MS belongs to a
  * holder that crashed or hangs and is taken over, so a killed holder never
- * blocks the archive for long. mkdir and utimes are atomic on NFS, so hosts
+ * blocks the archive for long; on the holder's own host, as soon as it is
+ * seen dead (lib/fs/owned-lock.ts). mkdir and utimes are atomic on NFS, so hosts
  * sharing one queue root exclude each other too.
  *
  * If the lock is compromised while held (the holder stalled past the stale
@@ -16,8 +17,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lockWhenFree } from '../fs/lock.js';
 import { describeError, EnvironmentError } from '../errors.js';
+import { takeOwnedLock } from '../fs/owned-lock.js';
 import type { QueueLayout } from '../layout.js';
 
 /** A lock whose mtime is older than this is taken over. */
@@ -30,6 +31,8 @@ const DEFAULT_WAIT_MS = 10 * 60_000;
 export interface ArchiveLockOptions {
   /** How long to wait for another holder before giving up, in milliseconds (default 10 minutes). */
   readonly waitMilliseconds?: number;
+  /** Ends the wait for another holder (a daemon told to stop): rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** The lock directory proper-lockfile creates while the archive is held. */
@@ -48,7 +51,7 @@ export async function withArchiveLock<T>(
     throw new RangeError(`withArchiveLock: waitMilliseconds must be a non-negative integer, got ${String(wait)}`);
   }
   const lockPath = archiveLockPath(layout);
-  // Said plainly, rather than as ENOENT from the lock's mkdir.
+  // Without state/ the lock's mkdir would fail with a bare ENOENT: say what is wrong instead.
   const state = await stat(layout.state).catch(() => undefined);
   if (!state?.isDirectory()) {
     throw new EnvironmentError(`${layout.state}: missing, so ${layout.root} is not a queue root (create one with opkfarm init)`);
@@ -56,35 +59,13 @@ export async function withArchiveLock<T>(
   const controller = new AbortController();
   // An object, not a variable: the callback assigns it, and TypeScript does not see that across awaits.
   const lost: { error?: Error } = {};
-  let release: () => Promise<void>;
-  try {
-    release = await lockWhenFree(
-      layout.archive,
-      {
-        lockfilePath: lockPath,
-        stale: ARCHIVE_LOCK_STALE_MS,
-        update: UPDATE_MS,
-        onCompromised: (error) => {
-          lost.error = new EnvironmentError(
-            `${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`,
-            { cause: error },
-          );
-          controller.abort(lost.error);
-        },
-      },
-      { waitMilliseconds: wait, minDelay: 50, maxDelay: 1000 },
-    );
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new EnvironmentError(
-        `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
-          `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
-        { cause: error },
-      );
-    }
-    if (error instanceof EnvironmentError) throw error;
-    throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
-  }
+  const onCompromised = (error: Error) => {
+    lost.error = new EnvironmentError(`${lockPath}: the archive lock was lost while held (${describeError(error)}); run the step again`, {
+      cause: error,
+    });
+    controller.abort(lost.error);
+  };
+  const release = await acquire(layout, lockPath, wait, onCompromised, options.signal);
   let result: T;
   try {
     result = await work(controller.signal);
@@ -94,4 +75,36 @@ export async function withArchiveLock<T>(
   }
   if (lost.error !== undefined) throw lost.error;
   return result;
+}
+
+/** Takes the lock (owned-lock.ts: a dead holder's is taken over at once), in the archive's own words when it cannot. */
+async function acquire(
+  layout: QueueLayout,
+  lockPath: string,
+  wait: number,
+  onCompromised: (error: Error) => void,
+  signal: AbortSignal | undefined,
+): Promise<() => Promise<void>> {
+  try {
+    return await takeOwnedLock(layout.archive, {
+      lockPath,
+      staleMs: ARCHIVE_LOCK_STALE_MS,
+      updateMs: UPDATE_MS,
+      waitMs: wait,
+      onCompromised,
+      ...(signal === undefined ? {} : { signal }),
+    });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new EnvironmentError(
+        `${lockPath}: the archive is locked by another process and was not released within ${wait} ms; ` +
+          `try again later (a lock not refreshed for ${ARCHIVE_LOCK_STALE_MS / 1000} s is taken over)`,
+        { cause: error },
+      );
+    }
+    // takeOwnedLock names the lock and the cause already (ENOSPC, a missing directory).
+    if (error instanceof EnvironmentError) throw error;
+    throw new EnvironmentError(`${lockPath}: cannot lock the archive: ${describeError(error)}`, { cause: error });
+  }
 }

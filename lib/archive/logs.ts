@@ -17,6 +17,7 @@ import { tempPathFor, type DirectorySyncs } from '../fs/atomic.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
 import { changesRecordPath, inArchive, logDirectory, logPath } from './paths.js';
+import { faultPoint } from '../fault.js';
 
 /** One file to store: the build (`<arch>_<plat>`), its path in the entry and its kind. */
 export interface BuildRecord {
@@ -39,6 +40,7 @@ export async function storeBuildRecords(
   for (const record of records) {
     const relative = logPath(source, key, record.build, record.extension);
     await linkReplacing(record.path, inArchive(layout, relative));
+    faultPoint('archived.log-stored');
     stored.push(relative);
   }
   syncs.add(inArchive(layout, logDirectory(source)));
@@ -50,6 +52,7 @@ export async function storeChangesRecord(layout: QueueLayout, source: string, ke
   await makeDirectories(layout.archive, logDirectory(source), syncs);
   const relative = changesRecordPath(source, key);
   await linkReplacing(path, inArchive(layout, relative));
+  faultPoint('archived.changes-stored');
   syncs.add(inArchive(layout, logDirectory(source)));
   return relative;
 }

@@ -19,6 +19,7 @@ import { digestFile, type FileDigests } from '../fs/hash.js';
 import type { QueueLayout } from '../layout.js';
 import { makeDirectories } from './directories.js';
 import { inArchive } from './paths.js';
+import { faultPoint } from '../fault.js';
 
 /** What placing one file did: linked it or found it in place, under which build's name; or why it could not. */
 export type Placement =
@@ -56,6 +57,7 @@ export async function placeInPool(
     if (sameBytes === build - 1) return { placed: 'present', pool: poolOfBuild(sameBytes), build: sameBytes };
     try {
       await link(from, inArchive(layout, pool));
+      faultPoint('archived.pool-linked');
       return { placed: 'linked', pool, build };
     } catch (error) {
       // Another writer took the name since (the archive lock makes that a foreign hand): look again.

@@ -5,8 +5,9 @@
  * Per pair, in this order (I3, outputs before pop):
  *   1. build in tmp/.tmp-build-<key>-<arch>_<plat>@<host>@<pid>-XXXXXX/ (fresh);
  *   2. fsync and rename each binary into archive-queue/<key>/, then the log;
- *   3. write archive-queue/<key>/<arch>_<plat>.result (atomic): the pair is done;
- *   4. mail the build log; remove the work directory.
+ *   3. mail the build log;
+ *   4. write archive-queue/<key>/<arch>_<plat>.result (atomic): the pair is
+ *      done; remove the work directory.
  * The builder runs in the sandbox when there is one (sandbox.ts), within the
  * queue's time and size limits (limits.ts); a build over a limit fails.
  * Only after every pair has a result is the claim unlinked. Killed at any
@@ -37,6 +38,7 @@ import type { Builder, BuildOutcome } from './builder.js';
 import { limitProblem, truncateLog, type BuildLimits } from './limits.js';
 import type { Sandbox } from './sandbox.js';
 import { planBuilds, type PlannedBuild } from './select.js';
+import { faultPoint } from '../fault.js';
 
 export interface BuildQueueSettings {
   readonly name: string;
@@ -87,6 +89,7 @@ export async function buildClaim(options: BuildClaimOptions): Promise<ClaimOutco
     let spec: SourceDirectory;
     try {
       await extractOpkData(claim.path, unpacked, { maxDataSize: options.queue.unpackedLimitBytes });
+      faultPoint('buildd.unpacked');
       tree = await sourceTree(unpacked, basename(claim.path));
       spec = await readSourceDirectory(tree);
     } catch (error) {
@@ -195,7 +198,10 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     const diskFull = status === 'failed' ? await diskFullProblem(work) : undefined;
     if (diskFull !== undefined) return { diskFull };
     if (status === 'ok') {
-      for (const name of binaries) await moveDurably(join(outputDirectory, name), join(upload.entry, name));
+      for (const name of binaries) {
+        await moveDurably(join(outputDirectory, name), join(upload.entry, name));
+        faultPoint('buildd.binary-moved');
+      }
     }
     return await recordPair(options, upload, {
       architecture: build.architecture,
@@ -209,6 +215,7 @@ async function buildPair(options: BuildClaimOptions, build: PlannedBuild, upload
     });
   } finally {
     await rm(work, { recursive: true, force: true });
+    faultPoint('buildd.work-removed');
   }
 }
 
@@ -251,7 +258,7 @@ interface PairRecord {
   readonly error?: string;
 }
 
-/** Steps 2 (the log) to 4 (mail) of a pair whose binaries are in the entry already: the result is written last. */
+/** Steps 2 (the log) to 4 (the result) of a pair whose binaries are in the entry already: the result is written last. */
 async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'source' | 'version' | 'people' | 'entry'>, pair: PairRecord): Promise<PairResult> {
   const { claim, self } = options;
   const pairName = `${pair.architecture}_${pair.platform}`;
@@ -259,21 +266,11 @@ async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'sour
   const log = join(upload.entry, `${pairName}.log`);
   await ensureFile(pair.logFile);
   await moveDurably(pair.logFile, log);
+  faultPoint('buildd.log-moved');
   await syncDirectory(upload.entry);
 
-  const record = new Stanza([
-    ['Status', pair.status],
-    ['Architecture', pair.architecture],
-    ['Platform', pair.platform],
-    ['Host', self.host],
-    ['Started', pair.started.toISOString()],
-    ['Finished', pair.finished.toISOString()],
-    ['Duration', durationSeconds.toFixed(3)],
-    ['Binaries', pair.binaries.join(' ')],
-  ]);
-  if (pair.error !== undefined) record.set('Error', pair.error.replace(/\s+/g, ' ').trim());
-  await writeContentAtomic(join(upload.entry, `${pairName}.result`), formatStanza(record));
-
+  // The mail before the result: a pair with a result is never built (nor mailed) again, so a kill
+  // between the two must find it without a result, to be built and mailed once more (I9).
   if (options.mailer) {
     await options.mailer.send(
       await buildLogMessage(options.mailer.settings, {
@@ -291,7 +288,22 @@ async function recordPair(options: BuildClaimOptions, upload: Pick<Upload, 'sour
         storedLogPath: inArchive(options.layout, logPath(upload.source, claim.key, pairName, '.log')),
       }),
     );
+    faultPoint('buildd.mailed');
   }
+
+  const record = new Stanza([
+    ['Status', pair.status],
+    ['Architecture', pair.architecture],
+    ['Platform', pair.platform],
+    ['Host', self.host],
+    ['Started', pair.started.toISOString()],
+    ['Finished', pair.finished.toISOString()],
+    ['Duration', durationSeconds.toFixed(3)],
+    ['Binaries', pair.binaries.join(' ')],
+  ]);
+  if (pair.error !== undefined) record.set('Error', pair.error.replace(/\s+/g, ' ').trim());
+  await writeContentAtomic(join(upload.entry, `${pairName}.result`), formatStanza(record));
+  faultPoint('buildd.result-written');
   return {
     architecture: pair.architecture,
     platform: pair.platform,

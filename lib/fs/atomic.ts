@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { faultPoint } from '../fault.js';
 
 /** Prefix of every temporary name opkfarm creates; clean-up and health checks look for it. */
 export const TEMP_PREFIX = '.tmp-';
@@ -62,6 +63,7 @@ async function replaceAtomically(destination: string, fill: (temp: string) => Pr
   const temp = tempPathFor(destination);
   try {
     await fill(temp);
+    faultPoint('write.temp-filled');
     await rename(temp, destination);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

@@ -25,7 +25,8 @@
  * Accepts and recoveries take turns under the accept lock (state/accept.lock):
  * the markers do not name their owner, so without it one buildq's recovery
  * would take another buildq's accept in progress for a crashed one and undo
- * or race it. A lock whose holder died is taken over once stale.
+ * or race it. A lock whose holder died is taken over once stale, or at once
+ * when the holder was a process of this host (lib/fs/owned-lock.ts).
  */
 import { constants, createWriteStream } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -38,12 +39,13 @@ import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { cannotWrite, syncDirectory } from '../fs/atomic.js';
+import { takeOwnedLock } from '../fs/owned-lock.js';
 import { digestHandle } from '../fs/hash.js';
-import { lockWhenFree } from '../fs/lock.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
 import { UploadError } from './errors.js';
+import { faultPoint } from '../fault.js';
 
 /** What accept needs to know of the farm's configuration. */
 export interface Routing {
@@ -69,6 +71,8 @@ const ACCEPT_MARKER = '.tmp-accept-';
 const PUBLISH_MARKER = '.tmp-publish-';
 /** The holder refreshes the lock every half of this; a lock older than this belongs to a dead holder. */
 const ACCEPT_LOCK_STALE_MS = 10_000;
+/** How long an accept waits for another holder of the accept lock. */
+const ACCEPT_LOCK_WAIT_MS = 120_000;
 
 /** The build queues an upload goes to, by Architecture (routeUpload) and Platform. */
 export function routeChanges(changes: Changes, routing: Routing, file: string): string[] {
@@ -130,6 +134,7 @@ async function acceptLocked(
   const changesCopy = join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`);
   const incomingDir = dirname(changesPath);
   await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
+  faultPoint('accept.source-copied');
   // Checked in the farm's copy: exactly what buildd will unpack.
   const problems = await sourcePackageProblems(marker, sourceFile.name, changes, routing.unpackedLimitBytes);
   if (problems.length > 0) {
@@ -137,6 +142,7 @@ async function acceptLocked(
     throw new UploadError('upload.invalid', file, `upload is invalid: ${problems.join('; ')}`);
   }
   await copyVerified(changesPath, changesCopy);
+  faultPoint('accept.changes-copied');
   // No remarks, no file: recovery reads a missing one as none.
   const remarksFile = join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`);
   if (remarks !== '') {
@@ -144,10 +150,12 @@ async function acceptLocked(
       throw cannotWrite(remarksFile, error);
     });
   }
+  faultPoint('accept.remarks-written');
   await syncDirectory(layout.tmp);
 
   // Step 2.
   await rename(changesCopy, layout.masterChanges(key));
+  faultPoint('accept.changes-renamed');
   await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, remarks, notify });
   return { key, changes, queues };
 }
@@ -165,23 +173,32 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   let publishMarker = marker;
   if (basename(marker).startsWith(ACCEPT_MARKER)) {
     await linkOnce(marker, layout.masterEntry(key));
-    for (const queue of queues) await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
+    faultPoint('accept.master-linked');
+    for (const queue of queues) {
+      await linkOnce(marker, hiddenQueueEntry(layout, queue, key));
+      faultPoint('accept.queue-linked');
+    }
     await syncDirectories([layout.master, ...queues.map((queue) => layout.buildQueue(queue))]);
     publishMarker = join(layout.tmp, `${PUBLISH_MARKER}${key}.opk`);
     await rename(marker, publishMarker);
+    faultPoint('accept.publish-marked');
     await syncDirectory(layout.tmp);
   }
   // Step 5: only dot names still present are unpublished; a published entry may already be built and gone.
   for (const queue of queues) {
     await rename(hiddenQueueEntry(layout, queue, key), layout.buildQueueEntry(queue, key)).catch(ignoreMissing);
+    faultPoint('accept.queue-published');
   }
   await syncDirectories(queues.map((queue) => layout.buildQueue(queue)));
   // Step 6. The marker's removal is not synced: lost to a power cut, recovery
   // would only send the accepted mail again (the next accept syncs tmp/ anyway).
   await removeAcceptedUpload(layout, key, context.incomingDir, context.incomingChanges);
   await context.notify?.(key, context.remarks);
+  faultPoint('accept.mailed');
   await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
+  faultPoint('accept.remarks-removed');
   await unlink(publishMarker);
+  faultPoint('accept.marker-removed');
 }
 
 /** fsyncs directories that need no order among themselves, at once. */
@@ -200,12 +217,14 @@ async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDi
   for (const listed of changes.files) {
     const path = join(incomingDir, listed.name);
     if ((await sha256Of(path)) === listed.sha256) await unlink(path).catch(ignoreMissing);
+    faultPoint('accept.incoming-removed');
   }
   const candidates = incomingChanges
     ? [incomingChanges]
     : (await readdir(incomingDir)).filter((name) => name.endsWith('.changes')).map((name) => join(incomingDir, name));
   for (const candidate of candidates) {
     if ((await readUploaded(candidate)) === changesText) await unlink(candidate).catch(ignoreMissing);
+    faultPoint('accept.incoming-removed');
   }
   await syncDirectory(incomingDir);
 }
@@ -259,11 +278,11 @@ async function recoverLocked(
  * nextSequence, called while this lock is held, keys its own on state/.
  */
 export async function withAcceptLock<T>(layout: QueueLayout, work: () => Promise<T>): Promise<T> {
-  const release = await lockWhenFree(
-    layout.tmp,
-    { lockfilePath: join(layout.state, 'accept.lock'), stale: ACCEPT_LOCK_STALE_MS },
-    { waitMilliseconds: 120_000, minDelay: 20, maxDelay: 500 },
-  );
+  const release = await takeOwnedLock(layout.tmp, {
+    lockPath: join(layout.state, 'accept.lock'),
+    staleMs: ACCEPT_LOCK_STALE_MS,
+    waitMs: ACCEPT_LOCK_WAIT_MS,
+  });
   try {
     return await work();
   } finally {

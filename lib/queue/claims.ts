@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { syncDirectory } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
 import { currentProcess, heartbeatAge, isProcessAlive, type ProcessIdentity } from './heartbeat.js';
+import { faultPoint } from '../fault.js';
 
 export interface Claim {
   readonly queue: string;
@@ -46,6 +47,7 @@ export async function claimEntry(
   const path = join(layout.claims(queue), `${key}.opk@${owner.host}@${owner.pid}`);
   try {
     await rename(layout.buildQueueEntry(queue, key), path);
+    faultPoint('buildd.claimed');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -56,6 +58,7 @@ export async function claimEntry(
 /** Pops a finished claim (its outputs and result are durable already, I3). */
 export async function finishClaim(layout: QueueLayout, claim: Claim): Promise<void> {
   await unlink(claim.path);
+  faultPoint('buildd.popped');
   await syncDirectory(layout.claims(claim.queue));
 }
 

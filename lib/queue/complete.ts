@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ignoreMissing } from '../fs/missing.js';
 import { syncDirectory } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
+import { faultPoint } from '../fault.js';
 
 /**
  * Keys of master entries no build queue holds, oldest first: of every entry
@@ -48,9 +49,12 @@ export function keyOfQueueName(name: string): string | undefined {
 export async function moveToArchiveQueue(layout: QueueLayout, key: string): Promise<void> {
   const entry = layout.archiveQueueEntry(key);
   await mkdir(entry, { recursive: true });
+  faultPoint('builddd.entry-made');
   await rename(layout.masterChanges(key), join(entry, `${key}.changes`)).catch(ignoreMissing);
+  faultPoint('builddd.changes-moved');
   await syncDirectory(entry);
   await rename(layout.masterEntry(key), join(entry, `${key}.opk`));
+  faultPoint('builddd.source-moved');
   await syncDirectory(entry);
   await syncDirectory(layout.master);
 }

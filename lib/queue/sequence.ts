@@ -4,25 +4,25 @@
  * crash can skip a number but never hand one out twice.
  */
 import { readFile } from 'node:fs/promises';
+import { takeOwnedLock } from '../fs/owned-lock.js';
 import { writeContentAtomic } from '../fs/atomic.js';
-import { lockWhenFree } from '../fs/lock.js';
 import type { QueueLayout } from '../layout.js';
+import { faultPoint } from '../fault.js';
 
 /** Locks older than this are taken over: no holder keeps the sequence lock for more than milliseconds. */
 const STALE_LOCK_MS = 10_000;
+/** Longer than the stale time: a holder killed on another host is waited out. */
+const WAIT_MS = 30_000;
 
 /** The next acceptance number. */
 export async function nextSequence(layout: QueueLayout): Promise<number> {
   const file = layout.sequenceFile;
-  const release = await lockWhenFree(
-    layout.state,
-    { lockfilePath: `${file}.lock`, stale: STALE_LOCK_MS },
-    { waitMilliseconds: 5_000, minDelay: 5, maxDelay: 100 },
-  );
+  const release = await takeOwnedLock(layout.state, { lockPath: `${file}.lock`, staleMs: STALE_LOCK_MS, waitMs: WAIT_MS });
   try {
     const last = await readLast(file);
     const next = last + 1;
     await writeContentAtomic(file, `${next}\n`);
+    faultPoint('accept.sequence-written');
     return next;
   } finally {
     await release();

@@ -82,3 +82,26 @@ describe('withArchiveLock', () => {
     expect((error as Error).message).toContain(`${archiveLockPath(layout)}: the archive lock was lost while held`);
   }, 20_000);
 });
+
+describe('withArchiveLock waiting with a signal', () => {
+  // Found by the chaos run: a daemon told to stop must not sit out another holder's lock.
+  it('stops waiting for a live holder when the signal aborts, without running the work', async () => {
+    const layout = await queueRoot();
+    await mkdir(archiveLockPath(layout));
+    const stop = new AbortController();
+    let ran = false;
+    const waiting = withArchiveLock(
+      layout,
+      () => {
+        ran = true;
+        return Promise.resolve();
+      },
+      { signal: stop.signal },
+    );
+    setTimeout(() => stop.abort(new Error('told to stop')), 200);
+    await expect(waiting).rejects.toThrow(/told to stop|aborted/);
+    expect(ran).toBe(false);
+    // The live holder's lock is untouched.
+    expect((await stat(archiveLockPath(layout))).isDirectory()).toBe(true);
+  });
+});

@@ -121,3 +121,72 @@ describe('runDaemon with a mailer', () => {
     expect(logged.join('')).toMatch(/event=stopping signal=SIGTERM\n(.|\n)*event=stopped\n$/);
   });
 });
+
+/** Calls the SIGTERM listeners runDaemon added, as the signal would. */
+function sendSigterm(): void {
+  const before = listenersBefore.get('SIGTERM') ?? new Set();
+  for (const listener of process.listeners('SIGTERM')) if (!before.has(listener)) listener('SIGTERM');
+}
+
+describe('runDaemon told to stop early', () => {
+  // Found by the chaos run: archived stopped while its recovery waited for the archive lock never exited.
+  it('a stop during recovery ends the recovery through its signal and the daemon returns without a step', async () => {
+    let steps = 0;
+    let recovering = false;
+    const daemon = runDaemon(
+      options({
+        recover: (signal) =>
+          new Promise<void>((_resolve, reject) => {
+            recovering = true;
+            signal.addEventListener('abort', () => reject(new Error('the wait for a lock was cut short')), { once: true });
+          }),
+        step: () => {
+          steps += 1;
+          return Promise.resolve(false);
+        },
+      }),
+    );
+    await waitFor('the recovery to start', () => recovering, { timeoutMs: 5_000 });
+    sendSigterm();
+    await daemon;
+    expect(steps).toBe(0);
+    expect(logged.join('')).toMatch(/event=stopping signal=SIGTERM\n(.|\n)*event=step-abandoned error="the wait for a lock was cut short"\n(.|\n)*event=stopped\n$/);
+  });
+
+  it('a stop that comes while a recovery that ignores it runs still ends the daemon once the recovery returns', async () => {
+    let finishRecovery: (() => void) | undefined;
+    let steps = 0;
+    const daemon = runDaemon(
+      options({
+        recover: () => new Promise<void>((resolve) => (finishRecovery = resolve)),
+        step: () => {
+          steps += 1;
+          return Promise.resolve(false);
+        },
+      }),
+    );
+    await waitFor('the recovery to start', () => finishRecovery !== undefined, { timeoutMs: 5_000 });
+    sendSigterm();
+    finishRecovery?.();
+    await daemon;
+    expect(steps).toBe(0);
+    expect(logged.join('')).toMatch(/event=stopped\n$/);
+  });
+
+  it('a step the stop cuts short (it rejects once aborted) is a clean stop, not a failure', async () => {
+    let stepping = false;
+    const daemon = runDaemon(
+      options({
+        step: (signal) =>
+          new Promise<boolean>((_resolve, reject) => {
+            stepping = true;
+            signal.addEventListener('abort', () => reject(new Error('lock wait aborted')), { once: true });
+          }),
+      }),
+    );
+    await waitFor('the step to start', () => stepping, { timeoutMs: 5_000 });
+    sendSigterm();
+    await expect(daemon).resolves.toBeUndefined();
+    expect(logged.join('')).toContain('event=step-abandoned error="lock wait aborted"');
+  });
+});
