@@ -18,7 +18,7 @@ import { writeCommandBuilder } from '../support/builders.js';
 import { feedProblems, indexedPackages, initFarmInProcess, namesIn, poolFiles, queueLeftovers } from '../support/farm.js';
 import { header, parseEml } from '../mail/eml.js';
 import { usePipelineScratch } from '../support/pipeline-scratch.js';
-import { runProgram } from '../support/programs.js';
+import { runPipelineOnce, runProgram } from '../support/programs.js';
 import { BUILT_CASES, KEY_NAMED, binaryName } from './built-corpus.js';
 import { writeGoodUpload } from './craft.js';
 import { writeFile } from 'node:fs/promises';
@@ -73,17 +73,7 @@ async function accept(layout: QueueLayout, config: FarmConfig, source: string, v
 
 /** buildd, builddd and archived, each --once; returns archived's events. */
 async function runFarmOnce(root: string): Promise<Array<Record<string, string>>> {
-  let archived = '';
-  for (const [program, args] of [
-    ['buildd', ['--queue', 'indep']],
-    ['builddd', []],
-    ['archived', []],
-  ] as const) {
-    const result = await runProgram(program, ['--root', root, '--once', ...args]);
-    expect(result.exitCode, `${program}: ${String(result.stderr)}`).toBe(0);
-    if (program === 'archived') archived = String(result.stderr);
-  }
-  return events(archived);
+  return events((await runPipelineOnce(root, ['indep'])).archived ?? '');
 }
 
 describe('the hostile build corpus', () => {

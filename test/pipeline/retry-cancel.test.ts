@@ -21,20 +21,11 @@ import {
   queueLeftovers,
 } from '../support/farm.js';
 import { usePipelineScratch } from '../support/pipeline-scratch.js';
-import { runProgram } from '../support/programs.js';
+import { runPipelineOnce, runProgram } from '../support/programs.js';
 import { writeSourcePackage } from '../support/sources.js';
 
 const QUEUES = ['native', 'indep'];
 const { directory } = usePipelineScratch('retry-cancel');
-
-/** One pass of every daemon with --once, in pipeline order. */
-async function runPipelineOnce(root: string): Promise<void> {
-  for (const args of [['buildd', '--queue', 'native'], ['buildd', '--queue', 'indep'], ['builddd'], ['archived']]) {
-    const [program, ...rest] = args as ['buildd' | 'builddd' | 'archived', ...string[]];
-    const run = await runProgram(program, ['--root', root, '--once', ...rest]);
-    if (run.exitCode !== 0) throw new Error(`${program} --once exited ${String(run.exitCode)}: ${String(run.stderr)}`);
-  }
-}
 
 async function farmWithFailpkg(base: string, version: string): Promise<{ root: string; flag: string }> {
   const root = join(base, 'root');
@@ -67,7 +58,7 @@ describe('buildq retry', () => {
     const arch = nativeArchitecture();
     const { root, flag } = await farmWithFailpkg(directory(), '1.0');
     await buildq(root, ['accept', 'failpkg', '1.0', '--remarks', 'ok']);
-    await runPipelineOnce(root);
+    await runPipelineOnce(root, QUEUES);
     expect(await indexedNames(root)).toEqual(['failpkg-data', 'src-failpkg']);
 
     await writeFile(flag, '');
@@ -76,7 +67,7 @@ describe('buildq retry', () => {
     expect(await buildq(root, ['retry', 'failpkg', '1.0', '--arch', arch])).toBe(
       `Retrying failpkg 1.0 as ${retry} in native: ${arch}/all (failed in ${first})`,
     );
-    await runPipelineOnce(root);
+    await runPipelineOnce(root, QUEUES);
 
     expect(await indexedNames(root)).toEqual(['failpkg-bin', 'failpkg-data', 'src-failpkg']);
     expect(await poolFiles(root)).toEqual([
@@ -133,7 +124,7 @@ describe('buildq cancel', () => {
     expect(await outboxSubjects(root)).toEqual(['Accepted failpkg 1.1', 'Rejected failpkg 1.1']);
 
     // The daemons find nothing to do, and a second cancel says it is not queued.
-    await runPipelineOnce(root);
+    await runPipelineOnce(root, QUEUES);
     expect(await poolFiles(root)).toEqual([]);
     const again = await runProgram('buildq', ['--root', root, 'cancel', 'failpkg', '1.1', '--remarks', 'again']);
     expect(again.stderr).toBe('buildq: failpkg 1.1: not in the build queues: no accepted upload of that version is in master/');

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueLayout } from '../../lib/layout.js';
 import { writeCommandBuilder, countedBuilds } from '../support/builders.js';
 import { buildUpload, buildq, feedProblems, indexedNames, initFarm, queueLeftovers } from '../support/farm.js';
-import { runProgram } from '../support/programs.js';
+import { runPipelineOnce, runProgram } from '../support/programs.js';
 import { writeSourcePackage } from '../support/sources.js';
 import { chrootableScratch, freePort, makeKey, sshdUnavailable, startSshd, type RunningSshd } from '../support/sshd.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -173,14 +173,7 @@ describe.skipIf(unavailable !== undefined)(`uploads over SFTP with a real sshd${
     // 5. The farm: a complete upload, accepted, built, archived.
     expect(await buildq(layout.root, ['list'])).toMatch(/^bigpkg 1\.0 +complete +3\.\d MiB +\d+ s {2}Test Uploader <uploader@example\.org>$/);
     await buildq(layout.root, ['accept', 'bigpkg', '1.0', '--remarks', 'Uploaded over SFTP.']);
-    for (const [program, args] of [
-      ['buildd', ['--queue', 'indep']],
-      ['builddd', []],
-      ['archived', []],
-    ] as const) {
-      const result = await runProgram(program, ['--root', layout.root, ...args, '--once']);
-      expect(result.exitCode, `${program}: ${String(result.stderr)}`).toBe(0);
-    }
+    await runPipelineOnce(layout.root, ['indep']);
     expect(await countedBuilds(counter)).toEqual(['bigpkg all all']);
     expect(await indexedNames(layout.root)).toEqual(['bigpkg', 'src-bigpkg']);
     expect(await feedProblems(layout.root)).toEqual([]);
