@@ -217,6 +217,12 @@ function binaryControl(name, source, version, architecture, section) {
 }
 
 function writeSource(directory, source, version, distribution) {
+  const format = [`usr/src/${source}_${version}/format`, '2.0\n'];
+  writeFileSync(join(directory, poolFileName(`src-${source}`, version, 'src', 'all')), sourceOpk(source, version, distribution, [format]));
+}
+
+/** A source package whose tree holds its change log (naming `distribution`) and `extraFiles` ([path, text] pairs). */
+function sourceOpk(source, version, distribution, extraFiles = []) {
   const control = new Stanza([
     ['Package', `src-${source}`],
     ['Version', version],
@@ -225,12 +231,8 @@ function writeSource(directory, source, version, distribution) {
     ['Maintainer', MAINTAINER],
     ['Description', `source of ${source}`],
   ]);
-  const tree = `usr/src/${source}_${version}`;
-  const data = dataArchive([
-    [`${tree}/changelog`, `${source} (${version}) ${distribution}; urgency=low\n\n  * Upload.\n\n -- ${MAINTAINER}  ${DATE}\n`],
-    [`${tree}/format`, '2.0\n'],
-  ]);
-  writeFileSync(join(directory, poolFileName(`src-${source}`, version, 'src', 'all')), opk(control, data));
+  const changelog = `${source} (${version}) ${distribution}; urgency=low\n\n  * Upload.\n\n -- ${MAINTAINER}  ${DATE}\n`;
+  return opk(control, dataArchive([[`usr/src/${source}_${version}/changelog`, changelog], ...extraFiles]));
 }
 
 /** An upload laid out in the archive queue as buildd and builddd leave it; returns its key. */
@@ -275,17 +277,7 @@ function writeUpload(layout, sequence) {
     ` ${'0'.repeat(64)} 1 ${source}_${version}_src.opk`,
   ];
   writeFileSync(join(entry, `${key}.changes`), `${changes.join('\n')}\n`);
-  const tree = `usr/src/${source}_${version}`;
-  const sourceControl = new Stanza([
-    ['Package', `src-${source}`],
-    ['Version', version],
-    ['Architecture', 'src'],
-    ['Platform', 'all'],
-    ['Maintainer', MAINTAINER],
-    ['Description', `source of ${source}`],
-  ]);
-  const sourceData = dataArchive([[`${tree}/changelog`, `${source} (${version}) trunk; urgency=low\n\n  * Upload.\n\n -- ${MAINTAINER}  ${DATE}\n`]]);
-  writeFileSync(join(entry, `${key}.opk`), opk(sourceControl, sourceData));
+  writeFileSync(join(entry, `${key}.opk`), sourceOpk(source, version, 'trunk'));
   return key;
 }
 
