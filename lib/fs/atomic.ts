@@ -83,6 +83,11 @@ export function cannotWrite(path: string, error: unknown): unknown {
   return Object.assign(new EnvironmentError(`${path}: cannot write: ${error.message}`, { cause: error }), { code });
 }
 
+/** Makes the renames and links in directories that need no order among themselves durable, at once. */
+export async function syncDirectories(directories: readonly string[]): Promise<void> {
+  await Promise.all(directories.map((directory) => syncDirectory(directory)));
+}
+
 /** Makes a rename or link in `directory` durable. */
 export async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');

@@ -38,7 +38,7 @@ import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
 import { ignoreMissing, pathExists } from '../fs/missing.js';
-import { cannotWrite, syncDirectory } from '../fs/atomic.js';
+import { cannotWrite, syncDirectories, syncDirectory } from '../fs/atomic.js';
 import { takeOwnedLock } from '../fs/owned-lock.js';
 import { digestHandle } from '../fs/hash.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
@@ -199,11 +199,6 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   faultPoint('accept.remarks-removed');
   await unlink(publishMarker);
   faultPoint('accept.marker-removed');
-}
-
-/** fsyncs directories that need no order among themselves, at once. */
-async function syncDirectories(directories: readonly string[]): Promise<void> {
-  await Promise.all(directories.map((directory) => syncDirectory(directory)));
 }
 
 /**
