@@ -27,12 +27,18 @@ export interface Claim {
 const ENTRY = /^(.+)\.opk$/;
 const CLAIM = /^(.+)\.opk@([^@/]+)@(\d+)$/;
 
+/** The upload key of a build queue entry's name (`<key>.opk`), or undefined for any other name. */
+export function entryKeyOf(name: string): string | undefined {
+  const key = ENTRY.exec(name)?.[1];
+  return key !== undefined && parseUploadKey(key) ? key : undefined;
+}
+
 /** Keys waiting in a build queue, oldest first. Dot names (half-published accepts) are not entries yet. */
 export async function pendingKeys(layout: QueueLayout, queue: string): Promise<string[]> {
   const keys: string[] = [];
   for (const name of await readdir(layout.buildQueue(queue))) {
-    const key = ENTRY.exec(name)?.[1];
-    if (key !== undefined && parseUploadKey(key)) keys.push(key);
+    const key = entryKeyOf(name);
+    if (key !== undefined) keys.push(key);
   }
   return keys.sort();
 }

@@ -11,11 +11,9 @@
  * the listing is dropped, so the returned entry is built next.
  */
 import { pathExists } from '../fs/missing.js';
-import { parseUploadKey, type QueueLayout } from '../layout.js';
-import { claimEntry, pendingKeys, type Claim } from './claims.js';
+import type { QueueLayout } from '../layout.js';
+import { claimEntry, entryKeyOf, pendingKeys, type Claim } from './claims.js';
 import type { ProcessIdentity } from './heartbeat.js';
-
-const ENTRY = /^(.+)\.opk$/;
 
 export class OldestEntries {
   readonly #layout: QueueLayout;
@@ -46,8 +44,8 @@ export class OldestEntries {
    * is there at the next take makes the listing stale.
    */
   noticeChange(name: string): void {
-    const key = ENTRY.exec(name)?.[1];
-    if (key !== undefined && parseUploadKey(key)) this.#changed.add(key);
+    const key = entryKeyOf(name);
+    if (key !== undefined) this.#changed.add(key);
   }
 
   /** Claims the oldest entry no other process took first; undefined when the queue is empty. */
