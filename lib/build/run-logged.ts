@@ -9,7 +9,7 @@
 import { open } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { BuildRequest } from './builder.js';
-import { killBuildProcesses, markerEnvironment, processStartTime, type BuildMark } from './build-processes.js';
+import { killBuildProcesses, markerEnvironment, pidAllocation, processStartTime, type BuildMark } from './build-processes.js';
 import { limitProblem, truncateLog, type BuildLimits } from './limits.js';
 import { sandboxedCommand, type Sandbox, type SandboxView } from './sandbox.js';
 
@@ -56,6 +56,11 @@ export function commandOfBuild(
   };
 }
 
+/** execa's types name descriptors up to 9 only; at run time it hands any open descriptor to spawn as it is. */
+function openDescriptor(fd: number): 3 {
+  return fd as 3;
+}
+
 /** Seconds between SIGTERM and SIGKILL to the process group. */
 const KILL_GRACE_SECONDS = 5;
 /** How often the size limits are checked while the command runs. */
@@ -68,17 +73,20 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
     const { command, args } = run.sandbox
       ? sandboxedCommand(run.sandbox.sandbox, run.sandbox.view, run.command, run.args, run.cwd)
       : { command: run.command, args: [...run.args] };
+    // Read before the first process is made: what the build makes comes after it.
+    const allocation = pidAllocation();
     const child = execa(command, args, {
       cwd: run.cwd,
       env: { ...run.env, ...markerEnvironment(run.mark) },
       stdin: 'ignore',
-      // Both streams append to the log (O_APPEND keeps their lines in order).
-      stdout: { file: run.logFile, append: true },
-      stderr: { file: run.logFile, append: true },
+      // Both streams write to the log's descriptor, opened for appending (O_APPEND keeps their lines in
+      // order). Passing the descriptor, not { file }, spares execa a file stream per stream: 3 ms a build.
+      stdout: openDescriptor(log.fd),
+      stderr: openDescriptor(log.fd),
       detached: true,
       reject: false,
     });
-    const startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
+    const since = { allocation, firstStartTime: child.pid === undefined ? undefined : processStartTime(child.pid) };
     let reason: { why: 'timeout' | 'aborted' | 'limit'; detail?: string } | undefined;
     const stop = (why: 'timeout' | 'aborted' | 'limit', detail?: string) => {
       reason ??= { why, detail };
@@ -105,7 +113,7 @@ export async function runLogged(run: LoggedRun): Promise<RunResult> {
     // Whatever the command left running goes with it: its group, then whatever escaped the group.
     killGroup(child.pid, 'SIGKILL');
     // Even in a PID namespace: bwrap reports its command's exit before the kernel has torn the namespace down.
-    await killBuildProcesses(run.mark, startTime);
+    await killBuildProcesses(run.mark, since);
 
     if (reason?.why === 'aborted') return { status: 'aborted', error: 'stopped' };
     const cut = limits !== undefined && (await truncateLog(run.logFile, limits.limits.logBytes));
