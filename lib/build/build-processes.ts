@@ -9,6 +9,11 @@
  * What this cannot catch without the sandbox's PID namespace: a process that
  * both clears its environment (env -i) and leaves the build's directory, or
  * one running as another user (setuid), whose /proc entries are unreadable.
+ *
+ * A scan reads only processes that can be the build's: those whose PID was
+ * handed out after the build began (BuildStart.allocation), else those that
+ * started no earlier than its first process. Every other process costs
+ * nothing, or one read of its stat file.
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
@@ -32,6 +37,22 @@ const ROUND_PAUSE_MS = 20;
 /** starttime's index among statFields' fields (field 22 of /proc/<pid>/stat, counted from pid). */
 const START_TIME_FIELD = 19;
 
+/** What tells a build's processes from those that were there before it. */
+export interface BuildStart {
+  /** PID allocation just before the build's first process was made (pidAllocation). */
+  readonly allocation?: PidAllocation;
+  /** When the build's first process started (processStartTime). */
+  readonly firstStartTime?: number;
+}
+
+/** Where the kernel's handing out of PIDs stood at one moment. */
+export interface PidAllocation {
+  /** The last PID handed out in this PID namespace. */
+  readonly lastPid: number;
+  /** Processes and threads made since boot, in every namespace. */
+  readonly forks: number;
+}
+
 /** The variables that mark a command as one of `mark`'s build. */
 export function markerEnvironment(mark: BuildMark): Record<string, string> {
   return { [BUILD_MARKER]: mark.id };
@@ -39,16 +60,15 @@ export function markerEnvironment(mark: BuildMark): Record<string, string> {
 
 /**
  * SIGKILLs every process of the build (with the process group of each, unless
- * it is ours); returns how many were found. `startedSince`, the start time
- * of the build's first process (processStartTime), spares the reads of every
- * older process: a build's processes all started after its first one.
+ * it is ours); returns how many were found. `since`, when the build began,
+ * spares the reads of processes older than it.
  */
-export async function killBuildProcesses(mark: BuildMark, startedSince?: number): Promise<number> {
+export async function killBuildProcesses(mark: BuildMark, since: BuildStart = {}): Promise<number> {
   const directory = await realpath(mark.directory).catch(() => mark.directory);
   const ownGroup = processGroupOf(String(process.pid));
   let found = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pids = buildProcesses(mark.id, directory, startedSince ?? 0);
+    const pids = buildProcesses(mark.id, directory, since);
     if (pids.length === 0) break;
     found += pids.length;
     for (const pid of pids) {
@@ -66,11 +86,16 @@ export async function killBuildProcesses(mark: BuildMark, startedSince?: number)
  * purpose: /proc answers from memory, and a few hundred small reads take a
  * millisecond this way but tens through the thread pool.
  */
-function buildProcesses(id: string, directory: string, startedSince: number): number[] {
+function buildProcesses(id: string, directory: string, since: BuildStart): number[] {
   const marker = `${BUILD_MARKER}=${id}`;
   const pids: number[] = [];
-  for (const name of procEntries()) {
+  const entries = procEntries();
+  // Read after the listing: every PID listed was handed out before it.
+  const handedOutSince = since.allocation === undefined ? undefined : pidsHandedOutSince(since.allocation);
+  const startedSince = since.firstStartTime ?? 0;
+  for (const name of entries) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    if (handedOutSince !== undefined && !handedOutSince(Number(name))) continue;
     const fields = statFields(name);
     const state = fields?.[0];
     if (state === undefined || state === 'Z' || state === 'X') continue;
@@ -95,6 +120,47 @@ function workingDirectoryIsInside(pid: string, directory: string): boolean {
 
 function environmentHas(pid: string, entry: string): boolean {
   return (readOr(() => readFileSync(`/proc/${pid}/environ`, 'latin1')) ?? '').split('\0').includes(entry);
+}
+
+/**
+ * Where PID allocation stands now, or undefined where that cannot be read or
+ * would mislead: without /proc, or when /proc belongs to another PID
+ * namespace than this process (its PIDs would not be the ones counted).
+ */
+export function pidAllocation(): PidAllocation | undefined {
+  if (readOr(() => readlinkSync('/proc/self')) !== String(process.pid)) return undefined;
+  // loadavg ends with "<running>/<tasks> <last pid>"; stat has a line "processes <forks since boot>".
+  const lastPid = Number(readOr(() => readFileSync('/proc/loadavg', 'latin1'))?.trim().split(' ')[4]);
+  const forks = Number(/^processes (\d+)$/m.exec(readOr(() => readFileSync('/proc/stat', 'latin1')) ?? '')?.[1]);
+  return Number.isInteger(lastPid) && Number.isInteger(forks) ? { lastPid, forks } : undefined;
+}
+
+/** The PIDs handed out since `before`, up to now (pidsHandedOutBetween). */
+function pidsHandedOutSince(before: PidAllocation): ((pid: number) => boolean) | undefined {
+  const now = pidAllocation();
+  const pidMax = Number(readOr(() => readFileSync('/proc/sys/kernel/pid_max', 'latin1')));
+  const tasks = Number(readOr(() => readFileSync('/proc/loadavg', 'latin1'))?.split(' ')[3]?.split('/')[1]);
+  if (now === undefined || !Number.isInteger(pidMax) || !Number.isInteger(tasks)) return undefined;
+  return pidsHandedOutBetween(before, now, { pidMax, tasks });
+}
+
+/**
+ * Which PIDs can have been handed out between `before` and `now`: the kernel
+ * hands them out in a cycle, one place on per process or thread made
+ * (skipping those in use), wrapping at pid_max, so all of them lie after
+ * before.lastPid and up to now.lastPid. Undefined when the cycle may have
+ * come round since, for then any PID may be new.
+ */
+export function pidsHandedOutBetween(
+  before: PidAllocation,
+  now: PidAllocation,
+  system: { readonly pidMax: number; readonly tasks: number },
+): ((pid: number) => boolean) | undefined {
+  // Far short of a lap: made since, plus every PID in use that the cursor could have skipped.
+  if (now.forks - before.forks + system.tasks >= system.pidMax / 2) return undefined;
+  const from = before.lastPid;
+  const to = now.lastPid;
+  return from <= to ? (pid) => pid > from && pid <= to : (pid) => pid > from || pid <= to;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Finding a build's processes in /proc (lib/build/build-processes.ts): by the
- * marker in their environment, and only among processes that started no
- * earlier than the build's first one when that start time is given.
+ * marker in their environment, and only among processes whose PID was handed
+ * out after the build began, or that started no earlier than its first one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killBuildProcesses, markerEnvironment, processStartTime, type BuildMark } from '../../lib/build/build-processes.js';
+import {
+  killBuildProcesses,
+  markerEnvironment,
+  pidAllocation,
+  pidsHandedOutBetween,
+  processStartTime,
+  type BuildMark,
+} from '../../lib/build/build-processes.js';
 
 const started: ChildProcess[] = [];
 let scratch: string | undefined;
@@ -59,12 +66,51 @@ describe('killBuildProcesses', () => {
     const since = processStartTime(newer.pid ?? 0);
     expect(since).toBeGreaterThan(processStartTime(older.pid ?? 0) ?? Infinity);
 
-    expect(await killBuildProcesses(mark, since)).toBe(1);
+    expect(await killBuildProcesses(mark, { firstStartTime: since })).toBe(1);
     await exited(newer);
+    expect(alive(older)).toBe(true);
+  });
+
+  it('with the PID allocation before the build, spares marked processes made before it', async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'opkfarm-build-processes-'));
+    const mark = { id: 'build-d', directory: scratch };
+    const older = markedSleeper(mark);
+    await sleep(50);
+    const allocation = pidAllocation();
+    expect(allocation).toBeDefined();
+    const newer = markedSleeper(mark);
+    await sleep(100);
+
+    expect(await killBuildProcesses(mark, { allocation })).toBe(1);
+    await exited(newer);
+    expect(newer.signalCode).toBe('SIGKILL');
     expect(alive(older)).toBe(true);
   });
 
   it('has no start time for a process that is gone', () => {
     expect(processStartTime(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe('pidsHandedOutBetween', () => {
+  const system = { pidMax: 32768, tasks: 200 };
+
+  it('is the PIDs after the first allocation and up to the second', () => {
+    const isNew = pidsHandedOutBetween({ lastPid: 1000, forks: 50 }, { lastPid: 1010, forks: 62 }, system);
+    expect([1000, 1001, 1010, 1011, 12].map((pid) => isNew?.(pid))).toEqual([false, true, true, false, false]);
+  });
+
+  it('wraps at pid_max', () => {
+    const isNew = pidsHandedOutBetween({ lastPid: 32700, forks: 50 }, { lastPid: 320, forks: 400 }, system);
+    expect([32700, 32701, 32767, 300, 320, 321, 16000].map((pid) => isNew?.(pid))).toEqual([false, true, true, true, true, false, false]);
+  });
+
+  it('is nothing when no PID was handed out', () => {
+    const isNew = pidsHandedOutBetween({ lastPid: 1000, forks: 50 }, { lastPid: 1000, forks: 50 }, system);
+    expect([999, 1000, 1001].map((pid) => isNew?.(pid))).toEqual([false, false, false]);
+  });
+
+  it('gives up when so many were made that the cycle may have come round', () => {
+    expect(pidsHandedOutBetween({ lastPid: 1000, forks: 50 }, { lastPid: 1200, forks: 50 + 16_400 }, system)).toBeUndefined();
   });
 });
