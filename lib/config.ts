@@ -96,6 +96,11 @@ export interface ArchiveSettings {
   readonly graceHours: number;
   /** Deletions per gc run at most. */
   readonly gcLimit: number;
+  /**
+   * How long archived waits, when other uploads are on their way, for them
+   * to join a batch (group commit): 0 includes every entry at once.
+   */
+  readonly batchWaitMilliseconds: number;
 }
 
 export interface FarmConfig {
@@ -152,6 +157,7 @@ const FARM_KEYS = [
   'Archive-Keep-Builds',
   'Archive-Grace-Hours',
   'Archive-GC-Limit',
+  'Archive-Batch-Wait-Milliseconds',
   'Upload-Wait-Seconds',
   'Unpacked-Size-Limit',
   'Health-Heartbeat-Seconds',
@@ -174,8 +180,13 @@ const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'bwrap', 'none'];
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const DEFAULT_LEASE_SECONDS = 600;
 const DEFAULT_RESCAN_SECONDS = 30;
-/** Two builds of each package, a day of grace (ProteanOS kept unreferenced files a day), 1,000 deletions a run. */
-const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000 };
+/**
+ * Two builds of each package, a day of grace (ProteanOS kept unreferenced files a day), 1,000 deletions a
+ * run; a batch waits 200 ms for uploads on their way, within the 250 ms the pipeline may take per upload.
+ */
+const DEFAULT_ARCHIVE: ArchiveSettings = { keepBuilds: 2, graceHours: 24, gcLimit: 1000, batchWaitMilliseconds: 200 };
+/** A batch wait longer than this would hold every upload back for nothing: a build takes longer. */
+const MAX_BATCH_WAIT_MILLISECONDS = 10_000;
 /** A day: an upload over a slow line finishes well within it, and a forgotten one is noticed the next day. */
 const DEFAULT_UPLOAD_WAIT_SECONDS = 86_400;
 const DEFAULT_UNPACKED_LIMIT = 4 * 1024 ** 3;
@@ -227,7 +238,11 @@ export function parseConfig(text: string, file: string): FarmConfig {
     keepBuilds: farm.count('Archive-Keep-Builds') ?? DEFAULT_ARCHIVE.keepBuilds,
     graceHours: farm.count('Archive-Grace-Hours') ?? DEFAULT_ARCHIVE.graceHours,
     gcLimit: farm.count('Archive-GC-Limit') ?? DEFAULT_ARCHIVE.gcLimit,
+    batchWaitMilliseconds: farm.count('Archive-Batch-Wait-Milliseconds') ?? DEFAULT_ARCHIVE.batchWaitMilliseconds,
   };
+  if (archive.batchWaitMilliseconds > MAX_BATCH_WAIT_MILLISECONDS) {
+    farm.fail('Archive-Batch-Wait-Milliseconds', `Archive-Batch-Wait-Milliseconds must be at most ${MAX_BATCH_WAIT_MILLISECONDS}, not ${archive.batchWaitMilliseconds}`);
+  }
   const uploadWaitSeconds = farm.seconds('Upload-Wait-Seconds') ?? DEFAULT_UPLOAD_WAIT_SECONDS;
   const unpackedLimitBytes = farm.bytes('Unpacked-Size-Limit') ?? DEFAULT_UNPACKED_LIMIT;
   const health = readHealth(farm);

@@ -77,7 +77,7 @@ describe('parseConfig', () => {
       builder: { kind: 'builtin', timeoutSeconds: 3600, ...BUILD_DEFAULTS },
       leaseSeconds: 600,
       rescanSeconds: 30,
-      archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000 },
+      archive: { keepBuilds: 2, graceHours: 24, gcLimit: 1000, batchWaitMilliseconds: 200 },
       uploadWaitSeconds: 86400,
       unpackedLimitBytes: 4 * 1024 ** 3,
       health: DEFAULT_THRESHOLDS,
@@ -194,11 +194,14 @@ describe('parseConfig', () => {
       'opkfarm.conf:2: unknown key "Colour" (a Farm stanza takes Farm, Distributions, Mail-From, Mail-Transport, Mail-Copy-To, ' +
         'Mail-SMTP-Host, Mail-SMTP-Port, Mail-SMTP-Security, Mail-SMTP-User, Mail-SMTP-Password-File, Mail-SMTP-CA-File, ' +
         'Mail-Sendmail-Command, Builder, Builder-Command, Build-Timeout, Builder-Sandbox, Build-Log-Limit, Build-Output-Limit, ' +
-        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Upload-Wait-Seconds, Unpacked-Size-Limit, ' +
+        'Lease-Seconds, Rescan-Seconds, Archive-Keep-Builds, Archive-Grace-Hours, Archive-GC-Limit, Archive-Batch-Wait-Milliseconds, ' +
+        'Upload-Wait-Seconds, Unpacked-Size-Limit, ' +
         'Health-Heartbeat-Seconds, Health-Queue-Age-Seconds, Health-Archive-Queue-Age-Seconds, Health-Failed-Build-Window-Seconds, ' +
         'Health-Leftover-Age-Seconds, Health-Release-Lag-Days, Health-Free-Space-Percent)',
     ],
     ['bad gc setting', FARM + 'Archive-Keep-Builds: two\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Keep-Builds must be a whole number (0 or more), not "two"'],
+    ['batch wait not a number', FARM + 'Archive-Batch-Wait-Milliseconds: 0.2\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Batch-Wait-Milliseconds must be a whole number (0 or more), not "0.2"'],
+    ['batch wait too long', FARM + 'Archive-Batch-Wait-Milliseconds: 60000\n\n' + QUEUE, 'opkfarm.conf:2: Archive-Batch-Wait-Milliseconds must be at most 10000, not 60000'],
     ['farm key in a queue', FARM + '\nQueue: q\nArchitectures: all\nLease-Seconds: 5\n', 'opkfarm.conf:5: Lease-Seconds is a farm-wide key: move it to the Farm stanza'],
     ['queue key in the farm', 'Farm: test\nPlatforms: dev\n\n' + QUEUE, 'opkfarm.conf:2: Platforms belongs in a Queue stanza, not in the Farm stanza'],
     ['empty file', '# nothing but a comment\n', 'opkfarm.conf: no Farm stanza: the configuration must start with "Farm: <name>"'],

@@ -11,7 +11,8 @@
  * Reading only. An entry is complete when `<key>.opk` is present; until then
  * builds may still be adding files, and nothing here treats it as ready.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, opendir, readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
@@ -50,6 +51,35 @@ export async function pendingArchiveEntries(layout: QueueLayout): Promise<string
     if (await isFile(join(layout.archiveQueue, name, `${name}.opk`))) keys.push(name);
   }
   return keys;
+}
+
+/**
+ * Whether uploads are on their way to the archive queue: accepted (their
+ * source package is in master/) but not yet complete there. Reads master/
+ * only up to its first such entry.
+ */
+export async function uploadsOnTheirWay(layout: QueueLayout): Promise<boolean> {
+  const master = await opendir(layout.master).catch(ignoreMissing(undefined));
+  if (master === undefined) return false;
+  // Leaving the loop early closes the directory.
+  for await (const entry of master) {
+    if (entry.name.endsWith('.opk') && parseUploadKey(entry.name.slice(0, -'.opk'.length))) return true;
+  }
+  return false;
+}
+
+/** How often waitForUploadsOnTheirWay looks at master/ again. */
+const ON_THEIR_WAY_POLL_MS = 25;
+
+/**
+ * Waits up to `milliseconds` while uploads are on their way (uploadsOnTheirWay),
+ * returning as soon as none is; rejects when `signal` aborts.
+ */
+export async function waitForUploadsOnTheirWay(layout: QueueLayout, milliseconds: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + milliseconds;
+  while (Date.now() < deadline && (await uploadsOnTheirWay(layout))) {
+    await sleep(Math.min(ON_THEIR_WAY_POLL_MS, deadline - Date.now()), undefined, { signal });
+  }
 }
 
 /** Lists a complete entry; throws InclusionError 'archive.incomplete' when its source package is absent. */

@@ -59,6 +59,8 @@ export interface FarmSpec {
   readonly outputLimit?: string;
   /** More lines of the Farm stanza: a mail transport and its keys (outbox otherwise). */
   readonly mailFields?: readonly string[];
+  /** Archive-Batch-Wait-Milliseconds; the default (200) when undefined. */
+  readonly archiveBatchWaitMilliseconds?: number;
 }
 
 /** The text of an opkfarm.conf for `spec`. */
@@ -74,6 +76,7 @@ export function farmConfig(spec: FarmSpec): string {
     ...(spec.logLimit === undefined ? [] : [`Build-Log-Limit: ${spec.logLimit}`]),
     ...(spec.outputLimit === undefined ? [] : [`Build-Output-Limit: ${spec.outputLimit}`]),
     ...(spec.mailFields ?? []),
+    ...(spec.archiveBatchWaitMilliseconds === undefined ? [] : [`Archive-Batch-Wait-Milliseconds: ${spec.archiveBatchWaitMilliseconds}`]),
   ];
   const queues = spec.queues.map((queue) => [`Queue: ${queue.name}`, `Architectures: ${queue.architectures.join(' ')}`].join('\n'));
   return `${[farm.join('\n'), ...queues].join('\n\n')}\n`;
