@@ -11,6 +11,7 @@
 // accepted in-process with acceptUpload, so node start-up of buildq is not
 // counted. fsync stays on everywhere. Prints one line of results.
 import { execFileSync, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +118,9 @@ async function benchPipeline(kind, uploads) {
       const [program, ...rest] = args;
       // BENCH_PROFILE=DIR writes a CPU profile of each daemon there (node --cpu-prof).
       const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, `--cpu-prof-name=${program}-${rest.join('-')}.cpuprofile`] : [];
-      daemons.push(spawn(process.execPath, [...profile, `${dist}daemons/${program}.js`, '--root', root, ...rest], { env, stdio: 'ignore' }));
+      // BENCH_LOG=DIR keeps each daemon's log there.
+      const log = process.env.BENCH_LOG ? openSync(join(process.env.BENCH_LOG, `${program}${rest.join('-')}.log`), 'w') : 'ignore';
+      daemons.push(spawn(process.execPath, [...profile, `${dist}daemons/${program}.js`, '--root', root, ...rest], { env, stdio: ['ignore', log, log] }));
     }
     await sleep(1500); // let the watchers get ready
 
