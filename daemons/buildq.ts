@@ -20,9 +20,13 @@
  *   package's metadata and the builds each build queue will make. accept
  *   copies the upload's source package into a farm-owned file, links it into
  *   queues/master/ and into every build queue whose architectures and
- *   platforms match, and mails the maintainer and the uploader; reject moves
- *   the upload to rejected/<key>/ with the remarks and mails them. Without
- *   --remarks, the remarks are edited in $EDITOR. reject-file moves entries
+ *   platforms match, and mails the maintainer and the uploader. It refuses,
+ *   leaving the upload in incoming/, one that is incomplete or invalid, to a
+ *   distribution the farm does not take, that no build queue serves, or
+ *   whose version is in the pool from an upload to another distribution
+ *   (a version goes into one distribution). reject moves the upload to
+ *   rejected/<key>/ with the remarks and mails them. Without --remarks, the
+ *   remarks are edited in $EDITOR. reject-file moves entries
  *   that are no upload to rejected/<key>/files/ with the reason;
  *   clean-incoming does so for every problem list reports, and rejects
  *   uploads left waiting longer than Upload-Wait-Seconds. After accept or

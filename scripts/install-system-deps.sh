@@ -4,14 +4,17 @@
 # opk files made by other tools, make and a C compiler for the sample builds,
 # dpkg, whose version comparison the tests use as an oracle, bubblewrap, the
 # build sandbox (lib/build/sandbox.ts), Chromium, which renders the status
-# page in its test, and the OpenSSH client (`opkfarm upload` runs sftp) and
-# server (the upload tests run a real sshd).
+# page in its test, the OpenSSH client (`opkfarm upload` runs sftp) and
+# server (the upload tests run a real sshd), and libarchive's bsdcat and
+# busybox, the gzip readers opkg builds read Packages.gz with (the feed tests
+# check they read every member of it).
 set -euo pipefail
 
 declare -A package_of=(
   [xz]=xz-utils [bzip2]=bzip2 [zstd]=zstd [ar]=binutils [make]=make [cc]=gcc
   [tar]=tar [gzip]=gzip [dpkg]=dpkg [bwrap]=bubblewrap [chromium]=chromium
   [sftp]=openssh-client [ssh-keygen]=openssh-client [sshd]=openssh-server
+  [bsdcat]=libarchive-tools [busybox]=busybox
 )
 
 missing=()

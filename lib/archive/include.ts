@@ -52,7 +52,9 @@
  *   whose source package is in the pool from another distribution is
  *   refused whole. Its packages would share the pool names of the other
  *   upload's, and the pool, from which reindex rebuilds the feeds, could
- *   not tell which build belongs to which distribution.
+ *   not tell which build belongs to which distribution. buildq accept
+ *   refuses such an upload before it is built; this catches the rest (two
+ *   uploads accepted before either was included).
  * reindex.ts (pool-stanzas.ts, feed-selection.ts) makes the same choices
  * from the pool alone, so it writes the feeds inclusion wrote.
  */
@@ -81,7 +83,7 @@ import { withArchiveLock, type ArchiveLockOptions } from './lock.js';
 import { storeBuildRecords, storeChangesRecord, type BuildRecord } from './logs.js';
 import { feedFilename, feedPath, poolFileName, poolPath, uploadSuite } from './paths.js';
 import { placeInPool } from './pool.js';
-import { binaryFeedsOf, pooledForOtherDistribution, sourcePoolFiles, type SourcePoolFile } from './source-pool.js';
+import { binaryFeedsOf, otherDistributionReason, pooledForOtherDistribution, sourcePoolFiles, type SourcePoolFile } from './source-pool.js';
 import { faultPoint } from '../fault.js';
 
 /** A package now in the pool and its feed. */
@@ -417,7 +419,7 @@ class Inclusion {
     const poolFiles = await sourcePoolFiles(this.layout, this.source);
     const elsewhere = await pooledForOtherDistribution(this.layout, this.source, this.changes.version, this.changes.distribution, poolFiles);
     if (elsewhere !== undefined) {
-      const problem = `${this.source} ${this.changes.version} is in the pool from an upload to ${elsewhere.distribution} (${elsewhere.pool}); a version goes into one distribution: upload a version of its own to ${this.changes.distribution}`;
+      const problem = otherDistributionReason(this.source, this.changes.version, this.changes.distribution, elsewhere);
       for (const candidate of this.#candidates) this.#refuse(candidate.name, problem);
       return;
     }

@@ -5,8 +5,9 @@
  *
  * A gzip file of several members is one valid gzip file (RFC 1952, 2.2),
  * read as the concatenation of the members' data: checked with zcat,
- * `gzip --test`, Node's gunzipSync and Python's gzip; libarchive and
- * busybox, which opkg builds decompress with, document the same.
+ * `gzip --test`, Node's gunzipSync and Python's gzip, and with the readers
+ * opkg builds decompress with, libarchive (bsdcat) and busybox zcat and
+ * gunzip (test/archive/feed-files.test.ts).
  *
  * Where chunks begin depends on the stanzas alone (a chunk starts at a
  * stanza whose package name hashes to a multiple of CHUNK_STANZAS, and at

@@ -10,7 +10,9 @@
  *   the source package of the same version, for the distribution its
  *   change log names (distribution.ts).
  *
- * Reading only.
+ * Reading only. Accept asks the second question too, to refuse such an
+ * upload before it is built; inclusion asks it again, since another accept
+ * or a change to the archive may come between.
  */
 import { readdir } from 'node:fs/promises';
 import { FormatError } from '../errors.js';
@@ -79,4 +81,13 @@ export async function pooledForOtherDistribution(
     }
   }
   return undefined;
+}
+
+/**
+ * Why an upload of `source` `version` to `distribution` goes into no
+ * distribution, its version being pooled from an upload to another
+ * (pooledForOtherDistribution): one line, naming both and the pool file.
+ */
+export function otherDistributionReason(source: string, version: string, distribution: string, elsewhere: { distribution: string; pool: string }): string {
+  return `${source} ${version} is in the pool from an upload to ${elsewhere.distribution} (${elsewhere.pool}); a version goes into one distribution: upload a version of its own to ${distribution}`;
 }

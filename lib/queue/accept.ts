@@ -2,6 +2,12 @@
  * PIPELINE.md step 1, accept: an upload in incoming/ becomes a master entry
  * and one hard link in each build queue that must build it.
  *
+ * Refused, the upload left in incoming/ as it is and nothing kept of it:
+ * an incomplete or invalid upload, a distribution the farm does not
+ * accept, Architectures or Platforms no build queue serves, and a version
+ * already in the pool from an upload to another distribution (which
+ * archived would refuse only after the builds).
+ *
  * Order of file operations, each step durable before the next:
  *   1. copy the source package into tmp/.tmp-accept-<key>.opk, hashing the
  *      copy and comparing it with the .changes (the farm owns this inode; an
@@ -34,6 +40,7 @@ import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type F
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { otherDistributionReason, pooledForOtherDistribution, sourcePoolFiles } from '../archive/source-pool.js';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
@@ -125,6 +132,7 @@ async function acceptLocked(
     );
   }
   const queues = routeChanges(changes, routing, file);
+  await refuseVersionOfOtherDistribution(layout, changes, file);
   const key = uploadKey(await nextSequence(layout), changes.source, changes.version);
   const sourceFile = changes.files.find((listed) => listed.name === sourcePackageFileName(changes.source, changes.version));
   if (!sourceFile) throw new UploadError('upload.invalid', file, 'the source package is not listed');
@@ -158,6 +166,20 @@ async function acceptLocked(
   faultPoint('accept.changes-renamed');
   await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, remarks, notify });
   return { key, changes, queues };
+}
+
+/**
+ * Refuses an upload whose version is in the pool from an upload to another
+ * distribution, which archived would refuse only after building it. archived
+ * keeps its own check: two such uploads may both be accepted before either
+ * is included.
+ */
+async function refuseVersionOfOtherDistribution(layout: QueueLayout, changes: Changes, file: string): Promise<void> {
+  const { source, version, distribution } = changes;
+  const elsewhere = await pooledForOtherDistribution(layout, source, version, distribution, await sourcePoolFiles(layout, source));
+  if (elsewhere !== undefined) {
+    throw new UploadError('upload.other-distribution', file, otherDistributionReason(source, version, distribution, elsewhere));
+  }
 }
 
 /** Steps 3 to 6, also used by recovery: idempotent from any point. */

@@ -4,6 +4,8 @@ export type UploadErrorCode =
   | 'upload.incomplete'
   | 'upload.invalid'
   | 'upload.distribution'
+  /** accept: its version is in the pool from an upload to another distribution. */
+  | 'upload.other-distribution'
   | 'upload.unroutable'
   | 'upload.changed'
   | 'upload.not-found'

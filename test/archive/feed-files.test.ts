@@ -2,16 +2,22 @@
  * Packages.gz in chunks (packages-gz.ts) and a section feed kept between
  * writes (feed-section.ts): the gzip file is one file to gunzip and zcat,
  * a function of the Packages text, and a change compresses its chunk only.
+ *
+ * opkg reads feed indexes through libarchive, and embedded systems often
+ * through busybox's gunzip/zcat: both read every member of a chunked
+ * Packages.gz (checked with bsdcat 3.6.2 / libarchive 3.6.2 and BusyBox
+ * v1.35.0, Debian 12), here on a large feed and on a feed archived wrote.
  */
-import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
 import { SectionFeed } from '../../lib/archive/feed-section.js';
-import { chunkStarts, gzipPackages, splitMembers } from '../../lib/archive/packages-gz.js';
-import { tempDir } from './fixtures.js';
+import { includeEntry } from '../../lib/archive/include.js';
+import { chunkStarts, gzipPackages, splitMembers, startsChunk } from '../../lib/archive/packages-gz.js';
+import { makeEntry, queueRoot, tempDir } from './fixtures.js';
 
 /** A stanza as the index writes it. */
 function stanza(pkg: string, version = '1.0-1'): { package: string; version: string; text: string } {
@@ -52,6 +58,62 @@ describe('Packages.gz in chunks', () => {
 
   it('writes an empty feed as one empty member', () => {
     expect(gunzipSync(gzipPackages(Buffer.alloc(0), [], []))).toHaveLength(0);
+  });
+});
+
+/** Whether `program` runs here (scripts/install-system-deps.sh installs it). */
+function runs(program: string, args: readonly string[]): boolean {
+  return spawnSync(program, args, { stdio: 'ignore' }).status === 0;
+}
+
+/** The gzip readers of opkg builds, each as the command that writes a file's data to stdout. */
+const READERS = [
+  { name: 'bsdcat (libarchive)', command: ['bsdcat'], present: runs('bsdcat', ['--version']) },
+  { name: 'busybox zcat', command: ['busybox', 'zcat'], present: runs('busybox', ['zcat', '--help']) },
+  { name: 'busybox gunzip -c', command: ['busybox', 'gunzip', '-c'], present: runs('busybox', ['gunzip', '--help']) },
+] as const;
+
+/** What `command` reads out of `file`. */
+function readWith(command: readonly string[], file: string): Buffer {
+  const [program, ...args] = command as [string, ...string[]];
+  return execFileSync(program, [...args, file], { maxBuffer: 64 * 1024 * 1024 });
+}
+
+describe.each(READERS)('Packages.gz as $name reads it', ({ name, command, present }) => {
+  const skipped = present ? '' : ` (skipped: ${command[0]} is missing: run scripts/install-system-deps.sh)`;
+
+  it.skipIf(!present)(`is the whole Packages file, every member of a large feed${skipped}`, async () => {
+    const { stanzas, packages, offsets } = feedOf(2000);
+    const gz = gzipPackages(packages, stanzas, offsets);
+    expect(splitMembers(gz)?.length).toBeGreaterThan(5);
+    const file = join(await tempDir(), 'Packages.gz');
+    await writeFile(file, gz);
+    const read = readWith(command, file);
+    expect(read.length, name).toBe(packages.length);
+    expect(read.equals(packages), name).toBe(true);
+  });
+
+  it.skipIf(!present)(`is the whole Packages file of a feed archived wrote in several members${skipped}`, async () => {
+    // Packages whose stanzas start chunks, so that one small upload makes a feed of four members.
+    const names = Array.from({ length: 2000 }, (_, i) => `hello-part${i}`)
+      .filter(startsChunk)
+      .slice(0, 3);
+    expect(names).toHaveLength(3);
+    const layout = await queueRoot();
+    await includeEntry(
+      layout,
+      await makeEntry(layout, {
+        sequence: 1,
+        source: 'hello',
+        version: '1.0-1',
+        builds: [{ architecture: 'all', packages: ['hello', ...names].map((pkg) => ({ package: pkg })) }],
+      }),
+    );
+    const feed = join(layout.archive, 'feeds/dev/trunk/all/all/misc');
+    const packages = await readFile(join(feed, 'Packages'));
+    expect(packages.toString('utf8').match(/^Package: /gm)).toHaveLength(4);
+    expect(splitMembers(await readFile(join(feed, 'Packages.gz')))).toHaveLength(4);
+    expect(readWith(command, join(feed, 'Packages.gz')).equals(packages), name).toBe(true);
   });
 });
 
