@@ -90,11 +90,20 @@ async function readChanges(path: string, name: string): Promise<string | { reaso
     return { reason: `${name}: ${handle}` };
   }
   try {
-    const problem = typeProblem(await handle.stat());
+    const stats = await handle.stat();
+    const problem = typeProblem(stats);
     if (problem !== undefined) return { reason: `${name}: ${problem}` };
-    const buffer = Buffer.alloc(CHANGES_MAX_BYTES + 1);
+    // Sized by the file, not the limit: a 1 MiB buffer for every read made the garbage collector run far more often.
+    let buffer = Buffer.allocUnsafe(Math.min(stats.size, CHANGES_MAX_BYTES) + 1);
     let length = 0;
-    while (length < buffer.length) {
+    for (;;) {
+      if (length === buffer.length) {
+        if (length > CHANGES_MAX_BYTES) break;
+        // It grew since the stat: read on, up to the limit.
+        const larger = Buffer.allocUnsafe(CHANGES_MAX_BYTES + 1);
+        buffer.copy(larger);
+        buffer = larger;
+      }
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;

@@ -26,7 +26,9 @@ export async function digestFile(path: string): Promise<FileDigests> {
  */
 export async function digestHandle(handle: FileHandle, limit = Number.POSITIVE_INFINITY): Promise<FileDigests> {
   const digester = new Digester();
-  const buffer = Buffer.allocUnsafe(CHUNK);
+  // Sized by the file: a 1 MiB buffer for every small package made the garbage collector run far more often.
+  const { size } = await handle.stat();
+  const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size + 1, limit + 1));
   while (digester.size <= limit) {
     const wanted = Math.min(buffer.length, limit + 1 - digester.size);
     const { bytesRead } = await handle.read(buffer, 0, wanted, digester.size);
