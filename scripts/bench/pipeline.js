@@ -10,6 +10,12 @@
 // package), so they measure the queue protocol, not a compiler. Uploads are
 // accepted in-process with acceptUpload, so node start-up of buildq is not
 // counted. fsync stays on everywhere. Prints one line of results.
+//
+// Environment: BENCH_CPU=1 adds each daemon's CPU time; BENCH_SANDBOX=auto
+// (or bwrap) runs the builder in the sandbox (none by default), with the
+// builder and its packages in the checkout, since the sandbox hides /tmp;
+// BENCH_LOG=DIR keeps the daemons' logs; BENCH_PROFILE=DIR their CPU
+// profiles; BENCH_NODE_ARGS passes node flags to them.
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
@@ -64,7 +70,9 @@ async function benchTake(entries) {
 /** Accept -> feed index through real daemons with a trivial builder. */
 async function benchPipeline(kind, uploads) {
   const root = await mkdtemp(join(tmpdir(), 'opkfarm-bench-'));
-  const work = await mkdtemp(join(tmpdir(), 'opkfarm-bench-work-'));
+  // The builder and the packages it copies must be where a sandboxed build can read them: not under /tmp.
+  const workParent = process.env.BENCH_SANDBOX ? fileURLToPath(new URL('../../', import.meta.url)) : tmpdir();
+  const work = await mkdtemp(join(workParent, '.opkfarm-bench-work-'));
   const daemons = [];
   try {
     const arch = 'amd64-linux-glibc';
@@ -77,7 +85,7 @@ async function benchPipeline(kind, uploads) {
     const config = join(work, 'opkfarm.conf');
     await writeFile(
       config,
-      `Farm: bench\nBuilder: command\nBuilder-Command: ${builder}\nBuilder-Sandbox: none\nRescan-Seconds: 5\n\n` +
+      `Farm: bench\nBuilder: command\nBuilder-Command: ${builder}\nBuilder-Sandbox: ${process.env.BENCH_SANDBOX ?? 'none'}\nRescan-Seconds: 5\n\n` +
         `Queue: native\nArchitectures: ${arch}\n\nQueue: indep\nArchitectures: all\n`,
     );
     execFileSync(process.execPath, [`${dist}daemons/opkfarm.js`, 'init', '--root', root, '--config', config], { stdio: 'ignore' });
