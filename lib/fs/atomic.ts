@@ -111,10 +111,10 @@ export class DirectorySyncs {
     this.#pending.add(directory);
   }
 
+  /** Syncs every pending directory at once: they need no order among themselves, and their fsyncs overlap. */
   async flush(): Promise<void> {
-    for (const directory of [...this.#pending].sort()) {
-      await syncDirectory(directory);
-      this.#pending.delete(directory);
-    }
+    const directories = [...this.#pending].sort();
+    await syncDirectories(directories);
+    for (const directory of directories) this.#pending.delete(directory);
   }
 }
