@@ -34,12 +34,8 @@
  * or race it. A lock whose holder died is taken over once stale, or at once
  * when the holder was a process of this host (lib/fs/owned-lock.ts).
  */
-import { constants, createWriteStream } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { link, lstat, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, lstat, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { otherDistributionReason, pooledForOtherDistribution, sourcePoolFiles } from '../archive/source-pool.js';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
@@ -47,8 +43,8 @@ import { parseChanges, sourcePackageFileName, type Changes } from '../formats/ch
 import { ignoreMissing, pathExists } from '../fs/missing.js';
 import { cannotWrite, syncDirectories, syncDirectory } from '../fs/atomic.js';
 import { takeOwnedLock } from '../fs/owned-lock.js';
-import { digestHandle } from '../fs/hash.js';
 import { uploadKey, type QueueLayout } from '../layout.js';
+import { copyVerified, holdsAcceptedContent, readUploaded, type CopiedFile } from './incoming-files.js';
 import { nextSequence } from './sequence.js';
 import { sourcePackageProblems } from './source-check.js';
 import { UploadError } from './errors.js';
@@ -141,7 +137,7 @@ async function acceptLocked(
   const marker = join(layout.tmp, `${ACCEPT_MARKER}${key}.opk`);
   const changesCopy = join(layout.tmp, `${ACCEPT_MARKER}${key}.changes`);
   const incomingDir = dirname(changesPath);
-  await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
+  const copiedSource = await copyVerified(join(incomingDir, sourceFile.name), marker, sourceFile.sha256);
   faultPoint('accept.source-copied');
   // Checked in the farm's copy: exactly what buildd will unpack.
   const problems = await sourcePackageProblems(marker, sourceFile.name, changes, routing.unpackedLimitBytes);
@@ -164,7 +160,8 @@ async function acceptLocked(
   // Step 2.
   await rename(changesCopy, layout.masterChanges(key));
   faultPoint('accept.changes-renamed');
-  await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, remarks, notify });
+  const copied = new Map([[sourceFile.name, copiedSource]]);
+  await publish(layout, key, queues, marker, { incomingDir, incomingChanges: changesPath, copied, remarks, notify });
   return { key, changes, queues };
 }
 
@@ -187,6 +184,8 @@ interface PublishContext {
   readonly incomingDir: string;
   /** The upload's .changes in incoming/, when known (recovery finds it by content). */
   readonly incomingChanges?: string;
+  /** Files of incoming/ as this accept copied them, by name (recovery knows none: it compares content). */
+  readonly copied?: ReadonlyMap<string, CopiedFile>;
   readonly remarks: string;
   readonly notify?: AcceptNotifier;
 }
@@ -214,7 +213,7 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
   await syncDirectories(queues.map((queue) => layout.buildQueue(queue)));
   // Step 6. The marker's removal is not synced: lost to a power cut, recovery
   // would only send the accepted mail again (the next accept syncs tmp/ anyway).
-  await removeAcceptedUpload(layout, key, context.incomingDir, context.incomingChanges);
+  await removeAcceptedUpload(layout, key, context);
   await context.notify?.(key, context.remarks);
   faultPoint('accept.mailed');
   await unlink(join(layout.tmp, `${ACCEPT_MARKER}${key}.remarks`)).catch(ignoreMissing);
@@ -228,12 +227,13 @@ async function publish(layout: QueueLayout, key: string, queues: readonly string
  * but only files that still hold the accepted content: an uploader may have
  * started a new upload under the same names.
  */
-async function removeAcceptedUpload(layout: QueueLayout, key: string, incomingDir: string, incomingChanges?: string): Promise<void> {
+async function removeAcceptedUpload(layout: QueueLayout, key: string, context: PublishContext): Promise<void> {
+  const { incomingDir, incomingChanges } = context;
   const changesText = await readFile(layout.masterChanges(key), 'utf8');
   const changes = parseChanges(changesText, layout.masterChanges(key));
   for (const listed of changes.files) {
     const path = join(incomingDir, listed.name);
-    if ((await sha256Of(path)) === listed.sha256) await unlink(path).catch(ignoreMissing);
+    if (await holdsAcceptedContent(path, listed.sha256, context.copied?.get(listed.name))) await unlink(path).catch(ignoreMissing);
     faultPoint('accept.incoming-removed');
   }
   const candidates = incomingChanges
@@ -322,70 +322,3 @@ async function linkOnce(existing: string, newPath: string): Promise<void> {
   }
 }
 
-/** Copies a file the uploader may still touch into a new farm-owned file, checking its SHA-256 when given. */
-async function copyVerified(from: string, to: string, sha256?: string): Promise<void> {
-  const hash = createHash('sha256');
-  const hasher = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const source = await openUploaded(from);
-  if (source === undefined) {
-    throw new UploadError('upload.changed', basename(from), 'is no longer a regular file with one link; check the upload again');
-  }
-  try {
-    await pipeline(source.createReadStream(), hasher, createWriteStream(to, { flags: 'wx', mode: 0o644, flush: true }));
-  } catch (error) {
-    // A full disk, most likely: no partial copy stays behind, and the message names it.
-    await unlink(to).catch(ignoreMissing);
-    throw cannotWrite(to, error);
-  }
-  const actual = hash.digest('hex');
-  if (sha256 !== undefined && actual !== sha256) {
-    await unlink(to);
-    throw new UploadError('upload.changed', basename(from), `changed while being accepted (SHA-256 ${actual}, .changes lists ${sha256})`);
-  }
-}
-
-/**
- * Opens a file of incoming/ as checkUpload judged it: without following a
- * symbolic link, without blocking on a FIFO, and only if what was opened is
- * a regular file with one link (an uploader may have swapped it since).
- * Undefined otherwise.
- */
-async function openUploaded(path: string): Promise<FileHandle | undefined> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
-  if (handle === undefined) return undefined;
-  const stats = await handle.stat();
-  if (stats.isFile() && stats.nlink === 1) return handle;
-  await handle.close();
-  return undefined;
-}
-
-/** The text of a file of incoming/ opened with openUploaded; undefined when it cannot be. */
-async function readUploaded(path: string): Promise<string | undefined> {
-  const handle = await openUploaded(path);
-  if (handle === undefined) return undefined;
-  try {
-    return await handle.readFile('utf8');
-  } catch {
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The SHA-256 of a file in incoming/ opened with openUploaded; undefined when it cannot be read. */
-async function sha256Of(path: string): Promise<string | undefined> {
-  const handle = await openUploaded(path);
-  if (!handle) return undefined;
-  try {
-    return (await digestHandle(handle)).sha256;
-  } catch {
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-}
