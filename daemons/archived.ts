@@ -19,8 +19,8 @@
  *   While other uploads are on their way (in master/), archived first waits
  *   Archive-Batch-Wait-Milliseconds (200 by default) for them to join the
  *   batch, or until none is on its way; with none, and with --once, it
- *   includes at once. The
- *   installed events say how many entries went together (batch=).
+ *   includes at once. The installed events say how many entries went
+ *   together (batch=).
  *
  *   With --status-html DIR, the static status page (opkfarm status) is
  *   written there after every batch and on every rescan; a page that cannot
