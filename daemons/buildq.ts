@@ -17,9 +17,10 @@
  *   PIPELINE.md step 1. list shows every upload in uploads/incoming/ with
  *   its state, size, age and uploader, and every entry that is no part of a
  *   well-formed upload; show prints one upload with its files, its source
- *   package's metadata and the builds each build queue will make. accept
- *   copies the upload's source package into a farm-owned file, links it into
- *   queues/master/ and into every build queue whose architectures and
+ *   package's metadata and the builds each build queue will make, and
+ *   warns when accept would refuse it (a version in another distribution).
+ *   accept copies the upload's source package into a farm-owned file, links
+ *   it into queues/master/ and into every build queue whose architectures and
  *   platforms match, and mails the maintainer and the uploader. It refuses,
  *   leaving the upload in incoming/, one that is incomplete or invalid, to a
  *   distribution the farm does not take, that no build queue serves, or
@@ -86,7 +87,7 @@ await runProgram(PROGRAM, (argv) =>
         const upload = await findIncoming(farm.layout, args.source, args.version);
         const changesText = await readChanges(upload.changesPath);
         process.stdout.write(`${printable(changesText, { newlines: true })}\n`);
-        process.stdout.write(formatReview(upload, await reviewUpload(upload, farm.config)));
+        process.stdout.write(formatReview(upload, await reviewUpload(upload, farm.config, farm.layout)));
       },
     )
     .command(

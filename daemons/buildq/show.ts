@@ -35,6 +35,7 @@ export function formatReview(upload: IncomingUpload, review: UploadReview): stri
     }
   }
   for (const problem of review.problems) lines.push(`Cannot show: ${problem}`);
+  if (review.refusal !== undefined) lines.push(`Accept would refuse it: ${review.refusal}`);
   return `${lines.map((line) => printable(line)).join('\n')}\n`;
 }
 

@@ -84,6 +84,16 @@ export async function pooledForOtherDistribution(
 }
 
 /**
+ * Why an upload of `source` `version` to `distribution` would go into no
+ * distribution (otherDistributionReason), or undefined when it would: what
+ * accept refuses and buildq show warns of, from the pool as it is now.
+ */
+export async function otherDistributionProblem(layout: QueueLayout, source: string, version: string, distribution: string): Promise<string | undefined> {
+  const elsewhere = await pooledForOtherDistribution(layout, source, version, distribution, await sourcePoolFiles(layout, source));
+  return elsewhere === undefined ? undefined : otherDistributionReason(source, version, distribution, elsewhere);
+}
+
+/**
  * Why an upload of `source` `version` to `distribution` goes into no
  * distribution, its version being pooled from an upload to another
  * (pooledForOtherDistribution): one line, naming both and the pool file.

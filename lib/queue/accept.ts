@@ -36,7 +36,7 @@
  */
 import { link, lstat, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { otherDistributionReason, pooledForOtherDistribution, sourcePoolFiles } from '../archive/source-pool.js';
+import { otherDistributionProblem } from '../archive/source-pool.js';
 import { platformsToBuild, routeUpload } from '../formats/architecture.js';
 import { checkUpload } from '../formats/changes-upload.js';
 import { parseChanges, sourcePackageFileName, type Changes } from '../formats/changes.js';
@@ -172,11 +172,8 @@ async function acceptLocked(
  * is included.
  */
 async function refuseVersionOfOtherDistribution(layout: QueueLayout, changes: Changes, file: string): Promise<void> {
-  const { source, version, distribution } = changes;
-  const elsewhere = await pooledForOtherDistribution(layout, source, version, distribution, await sourcePoolFiles(layout, source));
-  if (elsewhere !== undefined) {
-    throw new UploadError('upload.other-distribution', file, otherDistributionReason(source, version, distribution, elsewhere));
-  }
+  const problem = await otherDistributionProblem(layout, changes.source, changes.version, changes.distribution);
+  if (problem !== undefined) throw new UploadError('upload.other-distribution', file, problem);
 }
 
 /** Steps 3 to 6, also used by recovery: idempotent from any point. */

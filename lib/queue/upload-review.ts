@@ -13,6 +13,8 @@ import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeError, FormatError } from '../errors.js';
 import { sourcePackageFileName } from '../formats/changes.js';
+import { otherDistributionProblem } from '../archive/source-pool.js';
+import type { QueueLayout } from '../layout.js';
 import { versionForFileName } from '../formats/version.js';
 import { planBuilds, type PlannedBuild } from '../build/select.js';
 import { readSourcePackageSpec } from '../source/package-spec.js';
@@ -44,10 +46,12 @@ export interface UploadReview {
   readonly queues?: readonly QueueBuilds[];
   /** Why the source package or the routing could not be shown, one line each. */
   readonly problems: readonly string[];
+  /** Why accept would refuse the upload though it is complete and routable, when it would. */
+  readonly refusal?: string;
 }
 
-/** Reviews an upload found by scanIncoming or findIncoming. */
-export async function reviewUpload(upload: IncomingUpload, routing: Routing): Promise<UploadReview> {
+/** Reviews an upload found by scanIncoming or findIncoming, against the farm's archive in `layout`. */
+export async function reviewUpload(upload: IncomingUpload, routing: Routing, layout: QueueLayout): Promise<UploadReview> {
   const files = await reviewFiles(upload);
   const { check } = upload;
   if (check.state !== 'complete') return { files, problems: [] };
@@ -75,7 +79,8 @@ export async function reviewUpload(upload: IncomingUpload, routing: Routing): Pr
     if (!(error instanceof UploadError)) throw error;
     problems.push(describeError(error));
   }
-  return { files, ...(source ? { source } : {}), ...(queues ? { queues } : {}), problems };
+  const refusal = await otherDistributionProblem(layout, changes.source, changes.version, changes.distribution);
+  return { files, ...(source ? { source } : {}), ...(queues ? { queues } : {}), problems, ...(refusal === undefined ? {} : { refusal }) };
 }
 
 async function reviewFiles(upload: IncomingUpload): Promise<ReviewedFile[]> {

@@ -59,6 +59,10 @@ describe('the same version uploaded to a second distribution', () => {
     const incoming = await contents(join(root, 'uploads', 'incoming'));
     const queues = await contents(join(root, 'queues'));
     const state = await contents(join(root, 'state'));
+    // The reviewer is warned before deciding.
+    expect(await buildq(root, ['show', 'solo', '1.0-1'])).toContain(
+      `Accept would refuse it: solo 1.0-1 is in the pool from an upload to trunk (${SOURCE_POOL_FILE}); a version goes into one distribution`,
+    );
     const refused = await runProgram('buildq', ['--root', root, 'accept', 'solo', '1.0-1', '--remarks', 'second']);
     expect(String(refused.stderr)).toBe(
       `buildq: solo_1.0-1.changes: solo 1.0-1 is in the pool from an upload to trunk (${SOURCE_POOL_FILE}); ` +
@@ -74,6 +78,7 @@ describe('the same version uploaded to a second distribution', () => {
     // The same version to the distribution it is in: a rebuild, accepted.
     await rm(join(root, 'uploads', 'incoming'), { recursive: true });
     await uploadSolo(root, 'trunk');
+    expect(await buildq(root, ['show', 'solo', '1.0-1'])).not.toContain('Accept would refuse it');
     expect(await buildq(root, ['accept', 'solo', '1.0-1', '--remarks', 'rebuild'])).toBe('Accepted solo 1.0-1 as 0000000002_solo_1.0-1 into native');
   });
 
