@@ -17,8 +17,8 @@
  *   PIPELINE.md step 1. list shows every upload in uploads/incoming/ with
  *   its state, size, age and uploader, and every entry that is no part of a
  *   well-formed upload; show prints one upload with its files, its source
- *   package's metadata and the builds each build queue will make, and
- *   warns when accept would refuse it (a version in another distribution).
+ *   package's metadata and the builds each build queue will make; both say
+ *   when accept would refuse an upload (a version in another distribution).
  *   accept copies the upload's source package into a farm-owned file, links
  *   it into queues/master/ and into every build queue whose architectures and
  *   platforms match, and mails the maintainer and the uploader. It refuses,
@@ -53,7 +53,7 @@ import { displayName, findIncoming, scanIncoming, uploadOwning, type IncomingUpl
 import { rejectUpload } from '../lib/queue/reject.js';
 import { rejectIncomingFile } from '../lib/queue/reject-file.js';
 import { retryFailedBuilds } from '../lib/queue/retry.js';
-import { reviewUpload } from '../lib/queue/upload-review.js';
+import { acceptRefusals, reviewUpload } from '../lib/queue/upload-review.js';
 import { formatIncomingReport } from './buildq/list.js';
 import { formatReview } from './buildq/show.js';
 import { runProgram } from './cli/run.js';
@@ -75,7 +75,8 @@ await runProgram(PROGRAM, (argv) =>
       async (args) => {
         const farm = await openReviewedFarm(args.root);
         const report = await scanIncoming(farm.layout, { waitSeconds: farm.config.uploadWaitSeconds });
-        process.stdout.write(formatIncomingReport(report, farm.config.uploadWaitSeconds));
+        const refusals = await acceptRefusals(farm.layout, report.uploads);
+        process.stdout.write(formatIncomingReport(report, farm.config.uploadWaitSeconds, refusals));
       },
     )
     .command(

@@ -2,8 +2,11 @@
 import { displayName, type IncomingFile, type IncomingReport, type IncomingUpload } from '../../lib/queue/incoming.js';
 import { formatAge, formatSize, printable } from '../cli/units.js';
 
-/** The report as the reviewer reads it. */
-export function formatIncomingReport(report: IncomingReport, waitSeconds: number): string {
+/**
+ * The report as the reviewer reads it; `refusals` says why accept would
+ * refuse an upload that is complete (buildq show says the same).
+ */
+export function formatIncomingReport(report: IncomingReport, waitSeconds: number, refusals: ReadonlyMap<IncomingUpload, string> = new Map()): string {
   const lines: string[] = [];
   if (report.uploads.length === 0) lines.push('no uploads in incoming/');
   for (const upload of report.uploads) {
@@ -12,7 +15,10 @@ export function formatIncomingReport(report: IncomingReport, waitSeconds: number
       `${name.padEnd(28)} ${upload.state.padEnd(8)} ${formatSize(upload.size).padStart(10)} ${formatAge(upload.ageSeconds).padStart(6)}  ` +
         printable(upload.uploader ?? '(no uploader)'),
     );
-    for (const detail of uploadDetails(upload, waitSeconds)) lines.push(`    ${printable(detail)}`);
+    const refusal = refusals.get(upload);
+    for (const detail of [...uploadDetails(upload, waitSeconds), ...(refusal === undefined ? [] : [`accept would refuse it: ${refusal}`])]) {
+      lines.push(`    ${printable(detail)}`);
+    }
   }
   if (report.problems.length > 0) {
     lines.push('', 'Problems in incoming/ (buildq clean-incoming moves them to rejected/ with the reason):');

@@ -83,6 +83,18 @@ export async function reviewUpload(upload: IncomingUpload, routing: Routing, lay
   return { files, ...(source ? { source } : {}), ...(queues ? { queues } : {}), problems, ...(refusal === undefined ? {} : { refusal }) };
 }
 
+/** Why accept would refuse each complete upload of `uploads` that it would refuse (UploadReview.refusal). */
+export async function acceptRefusals(layout: QueueLayout, uploads: readonly IncomingUpload[]): Promise<Map<IncomingUpload, string>> {
+  const refusals = new Map<IncomingUpload, string>();
+  for (const upload of uploads) {
+    if (upload.check.state !== 'complete') continue;
+    const { source, version, distribution } = upload.check.changes;
+    const refusal = await otherDistributionProblem(layout, source, version, distribution);
+    if (refusal !== undefined) refusals.set(upload, refusal);
+  }
+  return refusals;
+}
+
 async function reviewFiles(upload: IncomingUpload): Promise<ReviewedFile[]> {
   const { check } = upload;
   const listed =

@@ -60,6 +60,7 @@ describe('the same version uploaded to a second distribution', () => {
     const queues = await contents(join(root, 'queues'));
     const state = await contents(join(root, 'state'));
     // The reviewer is warned before deciding.
+    expect(await buildq(root, ['list'])).toContain(`accept would refuse it: solo 1.0-1 is in the pool from an upload to trunk (${SOURCE_POOL_FILE})`);
     expect(await buildq(root, ['show', 'solo', '1.0-1'])).toContain(
       `Accept would refuse it: solo 1.0-1 is in the pool from an upload to trunk (${SOURCE_POOL_FILE}); a version goes into one distribution`,
     );
@@ -79,6 +80,7 @@ describe('the same version uploaded to a second distribution', () => {
     await rm(join(root, 'uploads', 'incoming'), { recursive: true });
     await uploadSolo(root, 'trunk');
     expect(await buildq(root, ['show', 'solo', '1.0-1'])).not.toContain('Accept would refuse it');
+    expect(await buildq(root, ['list'])).not.toContain('accept would refuse it');
     expect(await buildq(root, ['accept', 'solo', '1.0-1', '--remarks', 'rebuild'])).toBe('Accepted solo 1.0-1 as 0000000002_solo_1.0-1 into native');
   });
 
