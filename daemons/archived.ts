@@ -35,7 +35,7 @@
  *   On start, holding the archive lock, archived deletes what a killed
  *   inclusion left behind: included entries in tmp/ and index temporaries.
  */
-import { pendingArchiveEntries, uploadsOnTheirWay, waitForUploadsOnTheirWay } from '../lib/archive/entry.js';
+import { pendingArchiveEntries, waitForUploadsOnTheirWay } from '../lib/archive/entry.js';
 import { FeedCache, includeEntries, removeInterruptedInclusions } from '../lib/archive/include.js';
 import { describeError } from '../lib/errors.js';
 import { createMailer } from '../lib/mail/mailer.js';
@@ -87,10 +87,7 @@ await runProgram(
           // moment for them, so that one rewrite of each index and one fsync of each directory serve several.
           // Not with --once, which includes what is there and exits.
           const wait = args.once ? 0 : config.archive.batchWaitMilliseconds;
-          if (keys.length < BATCH_LIMIT && wait > 0 && (await uploadsOnTheirWay(layout))) {
-            await waitForUploadsOnTheirWay(layout, wait, signal);
-            keys = await readyKeys();
-          }
+          if (keys.length < BATCH_LIMIT && wait > 0 && (await waitForUploadsOnTheirWay(layout, wait, signal))) keys = await readyKeys();
           pageDue = args.statusHtml !== undefined;
           // Waiting for the archive lock ends when archived is told to stop.
           const options = { mailer, feedCache, unpackedLimitBytes: config.unpackedLimitBytes, lock: { signal } };

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../fs/atomic.js';
 import { parseUploadKey, type QueueLayout } from '../layout.js';
+import { entryKeyOf } from '../queue/claims.js';
 import { InclusionError } from './errors.js';
 import { inArchive, logDirectory } from './paths.js';
 
@@ -58,12 +59,12 @@ export async function pendingArchiveEntries(layout: QueueLayout): Promise<string
  * source package is in master/) but not yet complete there. Reads master/
  * only up to its first such entry.
  */
-export async function uploadsOnTheirWay(layout: QueueLayout): Promise<boolean> {
+async function uploadsOnTheirWay(layout: QueueLayout): Promise<boolean> {
   const master = await opendir(layout.master).catch(ignoreMissing(undefined));
   if (master === undefined) return false;
   // Leaving the loop early closes the directory.
   for await (const entry of master) {
-    if (entry.name.endsWith('.opk') && parseUploadKey(entry.name.slice(0, -'.opk'.length))) return true;
+    if (entryKeyOf(entry.name) !== undefined) return true;
   }
   return false;
 }
@@ -73,13 +74,17 @@ const ON_THEIR_WAY_POLL_MS = 25;
 
 /**
  * Waits up to `milliseconds` while uploads are on their way (uploadsOnTheirWay),
- * returning as soon as none is; rejects when `signal` aborts.
+ * returning as soon as none is: true when it waited at all, false when none
+ * was on its way to begin with. Rejects when `signal` aborts.
  */
-export async function waitForUploadsOnTheirWay(layout: QueueLayout, milliseconds: number, signal: AbortSignal): Promise<void> {
+export async function waitForUploadsOnTheirWay(layout: QueueLayout, milliseconds: number, signal: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + milliseconds;
+  let waited = false;
   while (Date.now() < deadline && (await uploadsOnTheirWay(layout))) {
     await sleep(Math.min(ON_THEIR_WAY_POLL_MS, deadline - Date.now()), undefined, { signal });
+    waited = true;
   }
+  return waited;
 }
 
 /** Lists a complete entry; throws InclusionError 'archive.incomplete' when its source package is absent. */

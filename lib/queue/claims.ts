@@ -27,7 +27,7 @@ export interface Claim {
 const ENTRY = /^(.+)\.opk$/;
 const CLAIM = /^(.+)\.opk@([^@/]+)@(\d+)$/;
 
-/** The upload key of a build queue entry's name (`<key>.opk`), or undefined for any other name. */
+/** The upload key of a queue entry's name (`<key>.opk`, in a build queue or master/), or undefined for any other name. */
 export function entryKeyOf(name: string): string | undefined {
   const key = ENTRY.exec(name)?.[1];
   return key !== undefined && parseUploadKey(key) ? key : undefined;
