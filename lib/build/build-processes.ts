@@ -128,20 +128,28 @@ function environmentHas(pid: string, entry: string): boolean {
  * namespace than this process (its PIDs would not be the ones counted).
  */
 export function pidAllocation(): PidAllocation | undefined {
+  const now = pidsNow();
+  return now === undefined ? undefined : { lastPid: now.lastPid, forks: now.forks };
+}
+
+/** PID allocation now, and how many processes and threads exist (each holds a PID); see pidAllocation. */
+function pidsNow(): (PidAllocation & { readonly tasks: number }) | undefined {
   if (readOr(() => readlinkSync('/proc/self')) !== String(process.pid)) return undefined;
-  // loadavg ends with "<running>/<tasks> <last pid>"; stat has a line "processes <forks since boot>".
-  const lastPid = Number(readOr(() => readFileSync('/proc/loadavg', 'latin1'))?.trim().split(' ')[4]);
+  // loadavg is "<1 min> <5 min> <15 min> <running>/<tasks> <last pid>"; stat has a line "processes <forks since boot>".
+  const load = readOr(() => readFileSync('/proc/loadavg', 'latin1'))?.trim().split(/[ /]/) ?? [];
+  const tasks = Number(load[4]);
+  const lastPid = Number(load[5]);
   const forks = Number(/^processes (\d+)$/m.exec(readOr(() => readFileSync('/proc/stat', 'latin1')) ?? '')?.[1]);
-  return Number.isInteger(lastPid) && Number.isInteger(forks) ? { lastPid, forks } : undefined;
+  if (!Number.isInteger(tasks) || !Number.isInteger(lastPid) || !Number.isInteger(forks)) return undefined;
+  return { lastPid, forks, tasks };
 }
 
 /** The PIDs handed out since `before`, up to now (pidsHandedOutBetween). */
 function pidsHandedOutSince(before: PidAllocation): ((pid: number) => boolean) | undefined {
-  const now = pidAllocation();
+  const now = pidsNow();
   const pidMax = Number(readOr(() => readFileSync('/proc/sys/kernel/pid_max', 'latin1')));
-  const tasks = Number(readOr(() => readFileSync('/proc/loadavg', 'latin1'))?.split(' ')[3]?.split('/')[1]);
-  if (now === undefined || !Number.isInteger(pidMax) || !Number.isInteger(tasks)) return undefined;
-  return pidsHandedOutBetween(before, now, { pidMax, tasks });
+  if (now === undefined || !Number.isInteger(pidMax)) return undefined;
+  return pidsHandedOutBetween(before, now, { pidMax, tasks: now.tasks });
 }
 
 /**
