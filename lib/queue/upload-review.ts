@@ -79,7 +79,7 @@ export async function reviewUpload(upload: IncomingUpload, routing: Routing, lay
     if (!(error instanceof UploadError)) throw error;
     problems.push(describeError(error));
   }
-  const refusal = await otherDistributionProblem(layout, changes.source, changes.version, changes.distribution);
+  const refusal = await acceptRefusal(layout, upload);
   return { files, ...(source ? { source } : {}), ...(queues ? { queues } : {}), problems, ...(refusal === undefined ? {} : { refusal }) };
 }
 
@@ -87,12 +87,17 @@ export async function reviewUpload(upload: IncomingUpload, routing: Routing, lay
 export async function acceptRefusals(layout: QueueLayout, uploads: readonly IncomingUpload[]): Promise<Map<IncomingUpload, string>> {
   const refusals = new Map<IncomingUpload, string>();
   for (const upload of uploads) {
-    if (upload.check.state !== 'complete') continue;
-    const { source, version, distribution } = upload.check.changes;
-    const refusal = await otherDistributionProblem(layout, source, version, distribution);
+    const refusal = await acceptRefusal(layout, upload);
     if (refusal !== undefined) refusals.set(upload, refusal);
   }
   return refusals;
+}
+
+/** Why accept would refuse a complete upload though it is valid (a version in another distribution), or undefined. */
+async function acceptRefusal(layout: QueueLayout, upload: IncomingUpload): Promise<string | undefined> {
+  if (upload.check.state !== 'complete') return undefined;
+  const { source, version, distribution } = upload.check.changes;
+  return otherDistributionProblem(layout, source, version, distribution);
 }
 
 async function reviewFiles(upload: IncomingUpload): Promise<ReviewedFile[]> {
