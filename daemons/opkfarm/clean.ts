@@ -12,7 +12,6 @@ import { currentProcess } from '../../lib/queue/heartbeat.js';
 import { formatSize } from '../../lib/units.js';
 import { openFarm, withRoot } from '../cli/root.js';
 
-
 export function cleanCommands(argv: Argv): Argv {
   return argv.command(
     'clean',
