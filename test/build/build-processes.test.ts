@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   killBuildProcesses,
   markerEnvironment,
@@ -19,11 +19,16 @@ import {
 } from '../../lib/build/build-processes.js';
 
 const started: ChildProcess[] = [];
-let scratch: string | undefined;
+/** The build directory of each test's marks, made fresh per test. */
+let scratch: string;
+
+beforeEach(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'opkfarm-build-processes-'));
+});
 
 afterEach(async () => {
   for (const child of started.splice(0)) child.kill('SIGKILL');
-  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  await rm(scratch, { recursive: true, force: true });
 });
 
 /** A detached process carrying `mark`'s marker, sleeping until killed. */
@@ -44,7 +49,6 @@ async function exited(child: ChildProcess): Promise<void> {
 
 describe('killBuildProcesses', () => {
   it('kills every process carrying the marker, and only those', async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'opkfarm-build-processes-'));
     const mark = { id: 'build-a', directory: scratch };
     const ours = markedSleeper(mark);
     const other = markedSleeper({ id: 'build-b', directory: scratch + '-elsewhere' });
@@ -57,7 +61,6 @@ describe('killBuildProcesses', () => {
   });
 
   it('with a start time, spares marked processes that started before it', async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'opkfarm-build-processes-'));
     const mark = { id: 'build-c', directory: scratch };
     const older = markedSleeper(mark);
     // Start times count clock ticks (10 ms): leave several between the two.
@@ -72,7 +75,6 @@ describe('killBuildProcesses', () => {
   });
 
   it('with the PID allocation before the build, spares marked processes made before it', async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'opkfarm-build-processes-'));
     const mark = { id: 'build-d', directory: scratch };
     const older = markedSleeper(mark);
     await sleep(50);
