@@ -124,11 +124,14 @@ async function benchPipeline(kind, uploads) {
     const env = { ...process.env, OPKFARM_STORE: store };
     for (const args of [['buildd', '--queue', 'native'], ['buildd', '--queue', 'indep'], ['builddd'], ['archived']]) {
       const [program, ...rest] = args;
-      // BENCH_PROFILE=DIR writes a CPU profile of each daemon there (node --cpu-prof).
-      const profile = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, `--cpu-prof-name=${program}-${rest.join('-')}.cpuprofile`] : [];
+      // BENCH_NODE_ARGS are node flags for every daemon; BENCH_PROFILE=DIR adds a CPU profile of each there.
+      const nodeArgs = [
+        ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, `--cpu-prof-name=${program}-${rest.join('-')}.cpuprofile`] : []),
+      ];
       // BENCH_LOG=DIR keeps each daemon's log there.
       const log = process.env.BENCH_LOG ? openSync(join(process.env.BENCH_LOG, `${program}${rest.join('-')}.log`), 'w') : 'ignore';
-      daemons.push(spawn(process.execPath, [...profile, `${dist}daemons/${program}.js`, '--root', root, ...rest], { env, stdio: ['ignore', log, log] }));
+      daemons.push(spawn(process.execPath, [...nodeArgs, `${dist}daemons/${program}.js`, '--root', root, ...rest], { env, stdio: ['ignore', log, log] }));
     }
     await sleep(1500); // let the watchers get ready
 
